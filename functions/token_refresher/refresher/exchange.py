@@ -1,0 +1,199 @@
+"""The exchange client: trade the PAT for a bearer token over HTTPS.
+
+One requests Session, explicit timeouts, no redirects, a capped body. Transient
+failures are retried by tenacity until the invocation's time budget runs out;
+refusals and malformed answers are final on the first try.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import requests
+import tenacity
+from aws_lambda_powertools import Logger
+
+from refresher.answer import (
+    TRANSIENT_STATUSES,
+    ExchangeAnswer,
+    check_status,
+    parse_answer,
+    read_server_time,
+)
+from refresher.config import (
+    CONNECT_TIMEOUT_SECONDS,
+    MAX_ANSWER_BYTES,
+    READ_TIMEOUT_SECONDS,
+)
+from refresher.errors import (
+    ExchangeAnswerError,
+    ExchangeUnavailableError,
+    TokenVerifyError,
+)
+
+logger = Logger(child=True)
+
+MAX_ATTEMPTS = 5
+# An attempt is not started with less time than this left in the budget.
+MIN_ATTEMPT_SECONDS = 1.0
+_CHUNK_BYTES = 8192
+
+
+class _TransientFailure(Exception):
+    """One attempt failed in a way that a later attempt may not."""
+
+    def __init__(self, what: str, retry_after: float | None = None) -> None:
+        super().__init__(what)
+        self.retry_after = retry_after
+
+
+class ExchangeClient:
+    """Exchanges a PAT at one URL; also checks a token against a verify URL."""
+
+    def __init__(self, url: str, method: str, session: requests.Session) -> None:
+        self.url = url
+        self.method = method
+        self.host = urlsplit(url).netloc
+        self._session = session
+
+    def exchange(self, pat: str, deadline: float) -> tuple[ExchangeAnswer, datetime]:
+        """Return the new token and the server's time (from ``Date``, else ours)."""
+        status, headers, body = self._send_with_retries(
+            self.method, self.url, pat, deadline
+        )
+        check_status(status, self.host)
+        now = read_server_time(headers.get("Date")) or datetime.now(UTC)
+        return parse_answer(body, self.host, now), now
+
+    def verify(self, url: str, token: str, deadline: float) -> None:
+        """Call ``url`` with the new token; raise TokenVerifyError unless it is 2xx."""
+        status, _, _ = self._send_with_retries("GET", url, token, deadline)
+        if not 200 <= status < 300:
+            raise TokenVerifyError(
+                f"{urlsplit(url).netloc} answered HTTP {status} to the new token, so "
+                "it was not published: check VERIFY_URL and the PAT's permissions"
+            )
+
+    def _send_with_retries(
+        self, method: str, url: str, credential: str, deadline: float
+    ) -> tuple[int, requests.structures.CaseInsensitiveDict, bytes]:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_TransientFailure),
+            wait=_wait_for_retry_after,
+            stop=tenacity.stop_after_attempt(MAX_ATTEMPTS) | _StopAtDeadline(deadline),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        attempts = 0
+        try:
+            for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    return self._send_once(method, url, credential, deadline)
+        except _TransientFailure as exc:
+            raise ExchangeUnavailableError(
+                f"{urlsplit(url).netloc}: {exc} (gave up after {attempts} "
+                "attempt(s) within the invocation's time budget)"
+            ) from exc
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _send_once(
+        self, method: str, url: str, credential: str, deadline: float
+    ) -> tuple[int, requests.structures.CaseInsensitiveDict, bytes]:
+        left = deadline - time.monotonic()
+        if left < MIN_ATTEMPT_SECONDS:
+            raise _TransientFailure("no time left for another attempt")
+        timeout = (min(CONNECT_TIMEOUT_SECONDS, left), min(READ_TIMEOUT_SECONDS, left))
+        headers = {
+            "Authorization": f"Bearer {credential}",
+            "Accept": "application/json",
+        }
+        try:
+            with self._session.request(
+                method,
+                url,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+            ) as response:
+                if response.status_code in TRANSIENT_STATUSES:
+                    raise _TransientFailure(
+                        f"HTTP {response.status_code}",
+                        _retry_after_seconds(response.headers.get("Retry-After")),
+                    )
+                body = _read_capped(response, deadline, urlsplit(url).netloc)
+                return response.status_code, response.headers, body
+        except requests.Timeout as exc:
+            raise _TransientFailure("timed out") from exc
+        except requests.ConnectionError as exc:
+            raise _TransientFailure("connection failed or was refused") from exc
+
+
+class _StopAtDeadline(tenacity.stop.stop_base):
+    """Stop when the next wait would leave no time for another attempt."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        start_next = time.monotonic() + retry_state.upcoming_sleep
+        return start_next + MIN_ATTEMPT_SECONDS > self.deadline
+
+
+_backoff = tenacity.wait_exponential_jitter(initial=0.5, max=8, jitter=0.5)
+
+
+def _wait_for_retry_after(retry_state: tenacity.RetryCallState) -> float:
+    """Honour a server's Retry-After; otherwise back off exponentially with jitter."""
+    failure = retry_state.outcome.exception() if retry_state.outcome else None
+    retry_after = getattr(failure, "retry_after", None)
+    if retry_after is not None:
+        return retry_after
+    return _backoff(retry_state)
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    moment = read_server_time(value)
+    if moment is None:
+        return None
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _read_capped(response: requests.Response, deadline: float, host: str) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise ExchangeAnswerError(_too_large(host))
+    body = bytearray()
+    for chunk in response.iter_content(_CHUNK_BYTES):
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            raise ExchangeAnswerError(_too_large(host))
+        if time.monotonic() > deadline:
+            raise _TransientFailure("the answer arrived too slowly")
+    return bytes(body)
+
+
+def _too_large(host: str) -> str:
+    return (
+        f"{host} answered more than {MAX_ANSWER_BYTES} bytes, far more than a token: "
+        "check EXCHANGE_URL"
+    )
+
+
+def _log_retry(retry_state: tenacity.RetryCallState) -> None:
+    failure = retry_state.outcome.exception() if retry_state.outcome else None
+    logger.warning(
+        "exchange attempt failed, retrying",
+        extra={
+            "attempt": retry_state.attempt_number,
+            "failure": str(failure),
+            "wait_seconds": round(retry_state.upcoming_sleep, 2),
+        },
+    )

@@ -1,0 +1,234 @@
+"""Secrets Manager: read the PAT and the current record in one call, write a record.
+
+Every AWS error is translated here into a SecretReadError or SecretWriteError that
+names the secret, the AWS error code and what to do about it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from matrix42_token.record import TokenRecord, TokenRecordError
+from refresher.answer import read_server_time
+from refresher.errors import SecretReadError, SecretWriteError
+
+logger = Logger(child=True)
+
+# Stable namespace: the version id of a published token is derived from the token,
+# so writing the same token twice cannot create a second version.
+_VERSION_NAMESPACE = uuid.UUID("7d0f8a4e-3c4b-5b7e-9a53-2f1e6c0d9b11")
+# A PAT goes into an HTTP header: visible ASCII, no spaces.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+
+_READ_HINTS = {
+    "ResourceNotFoundException": "it does not exist or holds no value: check the "
+    "secret id setting",
+    "AccessDeniedException": "the function's role may not read it: grant "
+    "secretsmanager:GetSecretValue on it",
+    "DecryptionFailure": "its KMS key cannot be used: grant kms:Decrypt on the key",
+    "KMSAccessDeniedException": "its KMS key cannot be used: grant kms:Decrypt",
+    "InvalidRequestException": "it is scheduled for deletion or disabled: restore it "
+    "with aws secretsmanager restore-secret",
+}
+_WRITE_HINTS = {
+    "ResourceNotFoundException": "it does not exist: create it or fix TOKEN_SECRET_ID",
+    "AccessDeniedException": "the function's role may not write it: grant "
+    "secretsmanager:PutSecretValue on it",
+    "KMSAccessDeniedException": "its KMS key cannot be used: grant "
+    "kms:GenerateDataKey and kms:Decrypt on the key",
+    "EncryptionFailure": "its KMS key cannot be used: grant kms:GenerateDataKey",
+    "LimitExceededException": "the secret has too many versions from the last 24 "
+    "hours: refresh less often (raise the schedule interval) and wait for old "
+    "versions to age out",
+    "InvalidRequestException": "it is scheduled for deletion or disabled: restore it "
+    "with aws secretsmanager restore-secret",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """What both secrets held at one moment, read in a single call."""
+
+    pat: str = dataclasses.field(repr=False)
+    pat_version_id: str
+    record: TokenRecord | None
+    record_problem: str | None
+    record_version_id: str | None
+    aws_time: datetime | None
+
+
+class SecretStore:
+    """The PAT secret (read only) and the token secret (read and write)."""
+
+    def __init__(self, client: Any, pat_secret_id: str, token_secret_id: str) -> None:
+        self._client = client
+        self.pat_secret_id = pat_secret_id
+        self.token_secret_id = token_secret_id
+
+    def read(self) -> Snapshot:
+        """Read both secrets with one BatchGetSecretValue call."""
+        ids = [self.pat_secret_id, self.token_secret_id]
+        try:
+            answer = self._client.batch_get_secret_value(SecretIdList=ids)
+        except ClientError as exc:
+            code = _code(exc)
+            raise SecretReadError(
+                f"cannot read secrets {self.pat_secret_id!r} and "
+                f"{self.token_secret_id!r} ({code}): {_batch_hint(code)}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise SecretReadError(f"cannot reach Secrets Manager: {exc}") from exc
+        values, errors = _sort_answer(answer, ids)
+        pat_value = self._require(values, errors, self.pat_secret_id, "PAT")
+        record, problem = self._read_record(values, errors)
+        token_value = values.get(self.token_secret_id) or {}
+        return Snapshot(
+            pat=read_pat(pat_value, self.pat_secret_id),
+            pat_version_id=pat_value["VersionId"],
+            record=record,
+            record_problem=problem,
+            record_version_id=token_value.get("VersionId"),
+            aws_time=_aws_time(answer),
+        )
+
+    def publish(self, record: TokenRecord) -> tuple[str, bool]:
+        """Write the record as the secret's current version.
+
+        Returns the version id, and whether this call created it (False when the
+        same token had been published already).
+        """
+        version_id = str(uuid.uuid5(_VERSION_NAMESPACE, record.token))
+        try:
+            answer = self._client.put_secret_value(
+                SecretId=self.token_secret_id,
+                SecretString=record.to_json(),
+                ClientRequestToken=version_id,
+            )
+        except ClientError as exc:
+            code = _code(exc)
+            if code == "ResourceExistsException":
+                return version_id, False
+            hint = _WRITE_HINTS.get(code, "see the AWS error code")
+            raise SecretWriteError(
+                f"cannot write token secret {self.token_secret_id!r} ({code}): {hint}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise SecretWriteError(
+                f"cannot write token secret {self.token_secret_id!r}: {exc}"
+            ) from exc
+        return answer["VersionId"], True
+
+    def _require(
+        self, values: dict, errors: dict, secret_id: str, what: str
+    ) -> dict[str, Any]:
+        if secret_id in values:
+            return values[secret_id]
+        code = errors.get(secret_id, "ResourceNotFoundException")
+        hint = _READ_HINTS.get(code, "see the AWS error code")
+        raise SecretReadError(
+            f"cannot read the {what} secret {secret_id!r} ({code}): {hint}"
+        )
+
+    def _read_record(
+        self, values: dict, errors: dict
+    ) -> tuple[TokenRecord | None, str | None]:
+        secret_id = self.token_secret_id
+        if errors.get(secret_id) == "ResourceNotFoundException":
+            return None, "the token secret holds no value yet"
+        value = self._require(values, errors, secret_id, "token")
+        try:
+            return TokenRecord.from_json(value.get("SecretString")), None
+        except TokenRecordError as exc:
+            return None, str(exc)
+
+
+def read_pat(value: dict[str, Any], secret_id: str) -> str:
+    """The PAT from a secret value: a plain string, or JSON with a ``pat`` key."""
+    fix = (
+        f"put it with: aws secretsmanager put-secret-value --secret-id {secret_id} "
+        '--secret-string \'{"pat":"<your PAT>"}\''
+    )
+    text = value.get("SecretString")
+    if text is None:
+        raise SecretReadError(
+            f"the PAT secret {secret_id!r} holds binary data, not text; {fix}"
+        )
+    pat = _unwrap_pat(text, secret_id, fix).strip()
+    if not pat:
+        raise SecretReadError(f"the PAT secret {secret_id!r} holds an empty PAT; {fix}")
+    if not _HEADER_SAFE.fullmatch(pat):
+        raise SecretReadError(
+            f"the PAT in secret {secret_id!r} has spaces or characters that cannot "
+            f"be sent in an HTTP header; {fix}"
+        )
+    return pat
+
+
+def _unwrap_pat(text: str, secret_id: str, fix: str) -> str:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        if text.lstrip().startswith("{"):
+            raise SecretReadError(
+                f"the PAT secret {secret_id!r} looks like JSON but does not parse; "
+                + fix
+            ) from None
+        return text
+    if isinstance(data, dict):
+        pat = data.get("pat")
+        if not isinstance(pat, str):
+            raise SecretReadError(
+                f"the PAT secret {secret_id!r} is a JSON object without a string "
+                f"'pat' key; {fix}"
+            )
+        return pat
+    if isinstance(data, str):
+        return data
+    if isinstance(data, (int, float)) and not isinstance(data, bool):
+        return text
+    raise SecretReadError(
+        f"the PAT secret {secret_id!r} holds neither a string nor a JSON object "
+        f"with 'pat'; {fix}"
+    )
+
+
+def _sort_answer(answer: dict, ids: list[str]) -> tuple[dict, dict]:
+    values: dict[str, dict] = {}
+    for value in answer.get("SecretValues", []):
+        for secret_id in ids:
+            if _names(secret_id, value):
+                values[secret_id] = value
+    errors = {e.get("SecretId"): e.get("ErrorCode") for e in answer.get("Errors", [])}
+    return values, errors
+
+
+def _names(secret_id: str, value: dict[str, Any]) -> bool:
+    arn = value.get("ARN", "")
+    # A partial ARN leaves out the six random characters AWS appends.
+    return secret_id in (value.get("Name"), arn) or arn.startswith(secret_id + "-")
+
+
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "UnknownError")
+
+
+def _batch_hint(code: str) -> str:
+    if code == "AccessDeniedException":
+        return (
+            "grant the function's role secretsmanager:BatchGetSecretValue (resource *) "
+            "and secretsmanager:GetSecretValue on both secrets"
+        )
+    return _READ_HINTS.get(code, "see the AWS error code")
+
+
+def _aws_time(answer: dict[str, Any]) -> datetime | None:
+    headers = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return read_server_time(headers.get("date"))
