@@ -11,10 +11,10 @@ import dataclasses
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-TOKEN_TYPE = "Bearer"
+TOKEN_TYPE = "Bearer"  # noqa: S105 (a scheme name, not a secret)
 
 # RFC 6750 section 2.1: the characters a bearer token may use in a header.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -42,7 +42,7 @@ def format_timestamp(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z`` suffix, whole seconds; ``None`` stays ``None``."""
     if moment is None:
         return None
-    utc = moment.astimezone(timezone.utc).replace(microsecond=0, tzinfo=None)
+    utc = moment.astimezone(UTC).replace(microsecond=0, tzinfo=None)
     return utc.isoformat() + "Z"
 
 
@@ -54,8 +54,8 @@ def parse_timestamp(text: str) -> datetime:
         text = text[:-1] + "+00:00"
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 @dataclasses.dataclass(frozen=True)
