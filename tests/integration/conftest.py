@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,9 @@ class Deployment:
         """Run the handler once; never raises, so tests can inspect failures."""
         payload = load_event(event) if isinstance(event, str) else event
         self.capfd.readouterr()
+        # Powertools' handler keeps the stdout it saw first; point it at this
+        # test's captured stdout so every log line is inspected.
+        _handler_module().logger.registered_handler.stream = sys.stdout
         result, error = None, None
         try:
             result = load_handler()(payload, LocalContext(timeout_seconds=timeout))

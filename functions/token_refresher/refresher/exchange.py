@@ -143,7 +143,7 @@ class _StopAtDeadline(tenacity.stop.stop_base):
         return start_next + MIN_ATTEMPT_SECONDS > self.deadline
 
 
-_backoff = tenacity.wait_exponential_jitter(initial=0.5, max=8, jitter=0.5)
+_backoff = tenacity.wait_exponential_jitter(multiplier=0.5, max=8, jitter=0.5)
 
 
 def _wait_for_retry_after(retry_state: tenacity.RetryCallState) -> float:
