@@ -38,9 +38,16 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Read and check every setting; raise ConfigError naming the first bad one."""
+        pat_secret_id = _required(env, "PAT_SECRET_ID")
+        token_secret_id = _required(env, "TOKEN_SECRET_ID")
+        if pat_secret_id == token_secret_id:
+            raise ConfigError(
+                "PAT_SECRET_ID and TOKEN_SECRET_ID must name two different secrets: "
+                "consumers may read the token secret, never the PAT"
+            )
         return cls(
-            pat_secret_id=_required(env, "PAT_SECRET_ID"),
-            token_secret_id=_required(env, "TOKEN_SECRET_ID"),
+            pat_secret_id=pat_secret_id,
+            token_secret_id=token_secret_id,
             exchange_url=_url(env, "EXCHANGE_URL", MARKETPLACE_EXCHANGE_URL),
             exchange_method=_method(env),
             refresh_margin_seconds=_margin(env),
@@ -90,12 +97,16 @@ def _url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
     url = _optional(env, name) or default
     if url is None:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if host is None or parts.scheme not in ("https", "http"):
         raise ConfigError(f"{name} must be an https:// URL with a host")
     if parts.username or parts.password:
         raise ConfigError(f"{name} must not carry credentials")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not _is_loopback(host):
         raise ConfigError(
             f"{name} must use https: plain http is allowed only for loopback hosts "
             "(local runs), and a PAT must never cross a network in clear text"
