@@ -20,7 +20,11 @@ TOKEN_TYPE = "Bearer"  # noqa: S105 (a scheme name, not a secret)
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
-class TokenRecordError(ValueError):
+class Matrix42TokenError(Exception):
+    """Root of every error the matrix42_token package raises on purpose."""
+
+
+class TokenRecordError(Matrix42TokenError, ValueError):
     """The token secret does not hold a usable token record."""
 
 
