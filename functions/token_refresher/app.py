@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import time
+import logging
 from typing import Any
 
 import boto3
@@ -11,32 +11,26 @@ import requests
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
+from refresher.budget import TimeBudget
 from refresher.config import Settings
 from refresher.cycle import RefreshCycle, RunOptions
 from refresher.errors import TokenRefreshError
 from refresher.exchange import ExchangeClient
-from refresher.secret_store import SecretStore
+from refresher.secret_store import AWS_CONFIG, SecretStore
 
 logger = Logger()
 metrics = Metrics()
 
-# Kept back from the invocation's remaining time for the write and the metrics,
-# so a slow exchange fails cleanly instead of being killed mid-write.
-RESERVED_SECONDS = 3.0
-
-_AWS_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=3,
-    read_timeout=5,
-)
+# botocore's DEBUG lines carry request and response bodies, which hold the PAT
+# and the token: keep them off whatever level the root logger is given.
+logging.getLogger("botocore").setLevel(logging.INFO)
 
 
 @functools.cache
 def _secrets_client() -> Any:
     # Built on first use, after the environment is final, and kept while warm.
-    return boto3.client("secretsmanager", config=_AWS_CONFIG)
+    return boto3.client("secretsmanager", config=AWS_CONFIG)
 
 
 @functools.cache
@@ -49,17 +43,20 @@ def _http_session() -> requests.Session:
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     cycle = None
     try:
+        budget = TimeBudget.from_context(context)
         settings = Settings.from_env()
         options = RunOptions.from_event(event)
         store = SecretStore(
-            _secrets_client(), settings.pat_secret_id, settings.token_secret_id
+            _secrets_client(),
+            settings.pat_secret_id,
+            settings.token_secret_id,
+            budget,
         )
         exchange = ExchangeClient(
             settings.exchange_url, settings.exchange_method, _http_session()
         )
         cycle = RefreshCycle(settings, store, exchange)
-        deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
-        result = cycle.run(options, deadline - RESERVED_SECONDS)
+        result = cycle.run(options, budget)
     except Exception as exc:
         _report_failure(exc, cycle)
         raise
@@ -81,6 +78,9 @@ def _report_failure(exc: Exception, cycle: RefreshCycle | None) -> None:
     metrics.add_metric("RefreshFailed", MetricUnit.Count, 1)
     if cycle is not None:
         _report_expiry(cycle)
+    if getattr(exc, "aws_error_code", None) == "LimitExceededException":
+        # The version quota: its own metric, because the fix is not a retry.
+        metrics.add_metric("VersionQuotaExceeded", MetricUnit.Count, 1)
     # Our own errors carry a message written to be logged; others are bugs whose
     # text we have not vetted, so only their type is logged here (Lambda reports
     # the exception itself).

@@ -9,11 +9,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from matrix42_token.record import TokenRecord, format_timestamp
+from refresher.budget import TimeBudget
 from refresher.config import Settings
 from refresher.errors import ConfigError
-from refresher.exchange import ExchangeClient
+from refresher.exchange import MIN_ATTEMPT_SECONDS, ExchangeClient
+from refresher.lock import refresh_lock
 from refresher.policy import MIN_WRITE_INTERVAL_SECONDS, decide
-from refresher.secret_store import SecretStore
+from refresher.secret_store import AWS_ATTEMPT_SECONDS, SecretStore
 
 logger = Logger(child=True)
 
@@ -52,7 +54,12 @@ class RefreshCycle:
         self.published: TokenRecord | None = None
         self.now = datetime.now(UTC)
 
-    def run(self, options: RunOptions, deadline: float) -> dict[str, Any]:
+    def run(self, options: RunOptions, budget: TimeBudget) -> dict[str, Any]:
+        # One refresh per token secret at a time on this host.
+        with refresh_lock(self.settings.token_secret_id, budget, AWS_ATTEMPT_SECONDS):
+            return self._run_locked(options, budget)
+
+    def _run_locked(self, options: RunOptions, budget: TimeBudget) -> dict[str, Any]:
         snapshot = self.store.read()
         # AWS's clock, from the answer's Date header, so a host clock that is off
         # cannot make the refresher skip a refresh that is due.
@@ -77,6 +84,9 @@ class RefreshCycle:
         if not decision.refresh and not options.dry_run:
             return self._result("skipped", decision.reason, snapshot.record)
 
+        # The exchange may use the time that one write attempt does not need.
+        budget.require(AWS_ATTEMPT_SECONDS + MIN_ATTEMPT_SECONDS, "the exchange")
+        deadline = budget.deadline - AWS_ATTEMPT_SECONDS
         answer, self.now = self.exchange.exchange(snapshot.pat, deadline)
         self._warn_if_short_lived(answer.expires_at)
         if self.settings.verify_url:

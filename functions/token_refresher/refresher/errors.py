@@ -9,6 +9,7 @@ TokenRefreshError
         ExchangeUnavailableError  still failing after retries (network, 429, 5xx)
     TokenVerifyError     VERIFY_URL refused the new token
     SecretWriteError     the token record could not be written
+    OutOfTimeError       the invocation's time ran out before a step could start
 
 No message ever holds a PAT, a token or a response body.
 """
@@ -22,7 +23,15 @@ class ConfigError(TokenRefreshError):
     """A setting is missing or malformed."""
 
 
-class SecretReadError(TokenRefreshError):
+class _AwsError(TokenRefreshError):
+    """An error from Secrets Manager, with AWS's error code when there is one."""
+
+    def __init__(self, message: str, aws_error_code: str | None = None) -> None:
+        super().__init__(message)
+        self.aws_error_code = aws_error_code
+
+
+class SecretReadError(_AwsError):
     """A secret cannot be read, or does not hold what the refresher needs."""
 
 
@@ -46,5 +55,9 @@ class TokenVerifyError(TokenRefreshError):
     """The verify URL refused the new token, so it was not published."""
 
 
-class SecretWriteError(TokenRefreshError):
+class SecretWriteError(_AwsError):
     """The token record could not be written to the token secret."""
+
+
+class OutOfTimeError(TokenRefreshError):
+    """Too little of the invocation's time was left to start the next step."""

@@ -13,14 +13,25 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from matrix42_token.record import TokenRecord, TokenRecordError
 from refresher.answer import read_server_time
+from refresher.budget import TimeBudget
 from refresher.errors import SecretReadError, SecretWriteError
 
-logger = Logger(child=True)
+# Secrets Manager answers in tens of milliseconds; an attempt that takes seconds
+# is better retried (standard mode: throttling and 5xx, 3 attempts in all).
+AWS_CONNECT_TIMEOUT_SECONDS = 1
+AWS_READ_TIMEOUT_SECONDS = 3
+AWS_ATTEMPT_SECONDS = AWS_CONNECT_TIMEOUT_SECONDS + AWS_READ_TIMEOUT_SECONDS
+AWS_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=AWS_CONNECT_TIMEOUT_SECONDS,
+    read_timeout=AWS_READ_TIMEOUT_SECONDS,
+)
+_BUDGET_HOOK_ID = "matrix42-refresher-time-budget"
 
 # Stable namespace: the version id of a published token is derived from the token,
 # so writing the same token twice cannot create a second version.
@@ -28,7 +39,12 @@ _VERSION_NAMESPACE = uuid.UUID("7d0f8a4e-3c4b-5b7e-9a53-2f1e6c0d9b11")
 # A PAT goes into an HTTP header: visible ASCII, no spaces.
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
+_TRANSIENT_HINT = (
+    "Secrets Manager kept failing after retries; the next scheduled run tries again"
+)
 _READ_HINTS = {
+    "InternalServiceError": _TRANSIENT_HINT,
+    "ThrottlingException": _TRANSIENT_HINT,
     "ResourceNotFoundException": "it does not exist or holds no value: check the "
     "secret id setting",
     "AccessDeniedException": "the function's role may not read it: grant "
@@ -39,6 +55,8 @@ _READ_HINTS = {
     "with aws secretsmanager restore-secret",
 }
 _WRITE_HINTS = {
+    "InternalServiceError": _TRANSIENT_HINT,
+    "ThrottlingException": _TRANSIENT_HINT,
     "ResourceNotFoundException": "it does not exist: create it or fix TOKEN_SECRET_ID",
     "AccessDeniedException": "the function's role may not write it: grant "
     "secretsmanager:PutSecretValue on it",
@@ -68,10 +86,27 @@ class Snapshot:
 class SecretStore:
     """The PAT secret (read only) and the token secret (read and write)."""
 
-    def __init__(self, client: Any, pat_secret_id: str, token_secret_id: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        pat_secret_id: str,
+        token_secret_id: str,
+        budget: TimeBudget,
+    ) -> None:
         self._client = client
         self.pat_secret_id = pat_secret_id
         self.token_secret_id = token_secret_id
+        self._budget = budget
+        # Every attempt, retries included, first checks the invocation's time.
+        # The client outlives the invocation, so the previous check goes first.
+        events = client.meta.events
+        events.unregister("before-send.secrets-manager", unique_id=_BUDGET_HOOK_ID)
+        events.register(
+            "before-send.secrets-manager", self._check_time, unique_id=_BUDGET_HOOK_ID
+        )
+
+    def _check_time(self, **_: Any) -> None:
+        self._budget.require(AWS_ATTEMPT_SECONDS, "a Secrets Manager call")
 
     def read(self) -> Snapshot:
         """Read both secrets with one BatchGetSecretValue call."""
@@ -82,7 +117,8 @@ class SecretStore:
             code = _code(exc)
             raise SecretReadError(
                 f"cannot read secrets {self.pat_secret_id!r} and "
-                f"{self.token_secret_id!r} ({code}): {_batch_hint(code)}"
+                f"{self.token_secret_id!r} ({code}): {_batch_hint(code)}",
+                code,
             ) from exc
         except BotoCoreError as exc:
             raise SecretReadError(f"cannot reach Secrets Manager: {exc}") from exc
@@ -118,7 +154,8 @@ class SecretStore:
                 return version_id, False
             hint = _WRITE_HINTS.get(code, "see the AWS error code")
             raise SecretWriteError(
-                f"cannot write token secret {self.token_secret_id!r} ({code}): {hint}"
+                f"cannot write token secret {self.token_secret_id!r} ({code}): {hint}",
+                code,
             ) from exc
         except BotoCoreError as exc:
             raise SecretWriteError(
@@ -134,7 +171,7 @@ class SecretStore:
         code = errors.get(secret_id, "ResourceNotFoundException")
         hint = _READ_HINTS.get(code, "see the AWS error code")
         raise SecretReadError(
-            f"cannot read the {what} secret {secret_id!r} ({code}): {hint}"
+            f"cannot read the {what} secret {secret_id!r} ({code}): {hint}", code
         )
 
     def _read_record(
