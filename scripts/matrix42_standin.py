@@ -272,6 +272,12 @@ class _Handler(BaseHTTPRequestHandler):
         """The Server header: no Python version."""
         return self.server_version
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, by the stand-in's clock."""
+        if timestamp is None:
+            timestamp = self.server.standin.now()
+        return super().date_time_string(timestamp)
+
     def do_GET(self) -> None:
         """Answer any method the same way: through the stand-in."""
         request = RecordedRequest(
@@ -334,6 +340,10 @@ class Matrix42StandIn:
         self._initial_lifetime = token_lifetime
         self.valid_pats: set[str] = set(self._initial_pats)
         self.token_lifetime = token_lifetime
+        # Seconds this stand-in's clock is ahead of the host's (negative: behind).
+        # It moves the Date header and the iat/exp of issued tokens, so a test can
+        # model a host clock that is off from the rest of the world.
+        self.clock_offset: float = 0.0
         self.requests: list[RecordedRequest] = []
         self.issued_tokens: list[str] = []
         self._expiries: dict[str, int] = {}
@@ -426,12 +436,17 @@ class Matrix42StandIn:
             self._exchange_count = 0
             self.valid_pats = set(self._initial_pats)
             self.token_lifetime = self._initial_lifetime
+            self.clock_offset = 0.0
 
     @property
     def exchange_count(self) -> int:
         """How many exchange requests arrived, on either exchange path."""
         with self._lock:
             return self._exchange_count
+
+    def now(self) -> float:
+        """This stand-in's time: the host's shifted by ``clock_offset``."""
+        return time.time() + self.clock_offset
 
     # Answering
 
@@ -486,7 +501,7 @@ class Matrix42StandIn:
         if pat is None or pat not in self.valid_pats:
             return denied_reply()
         lifetime = self.token_lifetime
-        now = int(time.time())
+        now = int(self.now())
         expiry = now - EXPIRED_AGO_SECONDS if name == "expired" else now + lifetime
         if name == "no_exp":
             opaque = secrets.token_urlsafe(32)
@@ -523,7 +538,7 @@ class Matrix42StandIn:
         token = bearer_credentials(request)
         with self._lock:
             expiry = self._expiries.get(token) if token else None
-        if expiry is None or expiry <= time.time():
+        if expiry is None or expiry <= self.now():
             return denied_reply()
         return json_reply(200, {"Result": "OK"})
 
