@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -38,8 +38,11 @@ def make_reader(reads: ReadCounter, clock: FakeClock, **options: float) -> Token
     return TokenReader(TOKEN_SECRET, client=reads.client, clock=clock, **options)
 
 
-def expiry_of(reader: TokenReader):
-    return reader.get_record().expires_at
+def expiry_of(reader: TokenReader) -> datetime:
+    """The expiry of the token the reader holds; reads it if none is cached."""
+    expires_at = reader.get_record().expires_at
+    assert expires_at is not None
+    return expires_at
 
 
 def test_reader_second_call_served_from_cache_without_read(
