@@ -334,3 +334,25 @@ def test_package_import_leaves_requests_unimported():
     )
 
     assert answer.stdout.strip() == "False"
+
+
+def test_reader_unreadable_secret_near_expiry_serves_cached_token_until_expiry(
+    deployment: Deployment, reads: ReadCounter, clock: FakeClock, caplog
+):
+    token = publish(deployment)
+    reader = make_reader(reads, clock)
+    expires_at = expiry_of(reader)
+    deployment.client.delete_secret(
+        SecretId=TOKEN_SECRET, ForceDeleteWithoutRecovery=True
+    )
+
+    clock.move_to(expires_at - timedelta(seconds=30))
+    with caplog.at_level(logging.WARNING, logger="matrix42_token.reader"):
+        served = reader.get_token()
+
+    assert served == token
+    assert "serving cached token" in caplog.text
+    assert token not in caplog.text
+    clock.move_to(expires_at + timedelta(seconds=1))
+    with pytest.raises(TokenReadError, match="ResourceNotFoundException"):
+        reader.get_token()

@@ -143,10 +143,16 @@ class TokenReader:
             TokenReadError: Secrets Manager refused or could not be reached.
         """
         with self._lock:
-            if self._record is not None and self._clock() < self._fresh_until:
-                return self._record
+            cached = self._record
+            if cached is not None and self._clock() < self._fresh_until:
+                return cached
             self._record = None
-            record = self._read_record()
+            try:
+                record = self._read_record()
+            except TokenReadError:
+                if not self._still_valid(cached):
+                    raise
+                return self._serve_while_unreadable(cached)
             now = self._clock()
             self._check_not_expired(record, now)
             fresh_until = self._cache_deadline(record, now)
@@ -210,6 +216,32 @@ class TokenReader:
                 "not a token record"
             )
         return answer["SecretString"]
+
+    def _still_valid(self, record: TokenRecord | None) -> bool:
+        # Only a token with a known expiry can be vouched for without the secret.
+        return (
+            record is not None
+            and record.expires_at is not None
+            and not record.is_expired(self._clock())
+        )
+
+    def _serve_while_unreadable(self, record: TokenRecord) -> TokenRecord:
+        # Secrets Manager is briefly unreachable, but the token in hand is still
+        # valid: keep serving it, and try the secret again in a few seconds.
+        now = self._clock()
+        self._record = record
+        self._fresh_until = min(
+            record.expires_at, now + timedelta(seconds=RECHECK_SECONDS)
+        )
+        logger.warning(
+            "cannot read token secret %s; serving cached token %s until it "
+            "expires at %s",
+            self.secret_id,
+            record.fingerprint,
+            format_timestamp(record.expires_at),
+            exc_info=True,
+        )
+        return record
 
     def _check_not_expired(self, record: TokenRecord, now: datetime) -> None:
         if record.is_expired(now):
