@@ -173,9 +173,7 @@ def test_function_logs_to_its_own_log_group_with_retention(deployed: Deployed) -
         "LogGroup": ref("TokenRefreshLogGroup")
     }
     assert log_group["RetentionInDays"] == "30"
-    assert log_group["LogGroupName"] == (
-        "/aws/lambda/matrix42-token-refresher-token-refresher"
-    )
+    assert log_group["LogGroupName"] == ("/aws/lambda/matrix42-token-refresher")
 
 
 @pytest.mark.parametrize(
