@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed
 PYTHON313 := $(shell sh scripts/find-python313.sh)
 export SAM_CLI_TELEMETRY := 0
 
+# Template checks, checkov's venv, build and deploy.
+include mk/template.mk
+
 .PHONY: help venv test demo invoke lint format clean
 
 help: ## list the commands
@@ -44,5 +47,3 @@ lint: $(STAMP) lint-template ## formatters, linters and template checks
 
 clean: ## remove the venvs and build output
 	rm -rf $(VENV) .venv-checkov .aws-sam .pytest_cache .ruff_cache .hypothesis
-
--include mk/template.mk

@@ -2,14 +2,12 @@
 # defines PYTHON313 (a working python3.13), VENV (the dev venv) and STAMP (the file
 # that marks VENV as installed). Recipes run under /bin/sh.
 
-STAMP ?= $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 # Offline: no Prisma Cloud mapping download, no version check.
 CHECKOV_ENV := BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
 TEMPLATE := template.yaml
-export SAM_CLI_TELEMETRY := 0
 
 .PHONY: lint-template build deploy
 
@@ -22,10 +20,6 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	touch $@
 
 $(CHECKOV_VENV): $(CHECKOV_STAMP)
-
-# The template tests run checkov, so `make test` needs its venv. Stated here as
-# well because a prerequisite named before this file is included expands empty.
-test: $(CHECKOV_STAMP)
 
 lint-template: $(STAMP) $(CHECKOV_STAMP) ## check template.yaml: sam validate --lint, cfn-lint, checkov
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} \
