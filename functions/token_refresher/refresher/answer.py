@@ -82,7 +82,7 @@ def read_jwt_expiry(token: str) -> datetime | None:
         return None
     try:
         claims = json.loads(_b64url_decode(parts[1]))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):
         return None
     exp = claims.get("exp") if isinstance(claims, dict) else None
     return _epoch_to_datetime(exp)
@@ -126,7 +126,7 @@ def _epoch_to_datetime(exp: object) -> datetime | None:
 def _load_json(body: bytes, host: str) -> object:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         looks_html = body.lstrip()[:1] == b"<"
         what = "an HTML page, not JSON" if looks_html else "something that is not JSON"
         raise ExchangeAnswerError(

@@ -42,6 +42,14 @@ _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _TRANSIENT_HINT = (
     "Secrets Manager kept failing after retries; the next scheduled run tries again"
 )
+_KMS_READ_HINT = (
+    "its KMS key cannot be used: grant the role kms:Decrypt on the key, and check "
+    "that the key policy allows it"
+)
+_KMS_WRITE_HINT = (
+    "its KMS key cannot be used: grant the role kms:GenerateDataKey and kms:Decrypt "
+    "on the key, and check that the key policy allows it"
+)
 _READ_HINTS = {
     "InternalServiceError": _TRANSIENT_HINT,
     "ThrottlingException": _TRANSIENT_HINT,
@@ -49,8 +57,7 @@ _READ_HINTS = {
     "secret id setting",
     "AccessDeniedException": "the function's role may not read it: grant "
     "secretsmanager:GetSecretValue on it",
-    "DecryptionFailure": "its KMS key cannot be used: grant kms:Decrypt on the key",
-    "KMSAccessDeniedException": "its KMS key cannot be used: grant kms:Decrypt",
+    "DecryptionFailure": _KMS_READ_HINT,
     "InvalidRequestException": "it is scheduled for deletion or disabled: restore it "
     "with aws secretsmanager restore-secret",
 }
@@ -60,9 +67,7 @@ _WRITE_HINTS = {
     "ResourceNotFoundException": "it does not exist: create it or fix TOKEN_SECRET_ID",
     "AccessDeniedException": "the function's role may not write it: grant "
     "secretsmanager:PutSecretValue on it",
-    "KMSAccessDeniedException": "its KMS key cannot be used: grant "
-    "kms:GenerateDataKey and kms:Decrypt on the key",
-    "EncryptionFailure": "its KMS key cannot be used: grant kms:GenerateDataKey",
+    "EncryptionFailure": _KMS_WRITE_HINT,
     "LimitExceededException": "the secret has too many versions from the last 24 "
     "hours: refresh less often (raise the schedule interval) and wait for old "
     "versions to age out",
@@ -114,10 +119,10 @@ class SecretStore:
         try:
             answer = self._client.batch_get_secret_value(SecretIdList=ids)
         except ClientError as exc:
-            code = _code(exc)
+            code, message = _code_and_message(exc)
             raise SecretReadError(
                 f"cannot read secrets {self.pat_secret_id!r} and "
-                f"{self.token_secret_id!r} ({code}): {_batch_hint(code)}",
+                f"{self.token_secret_id!r} ({code}): {_batch_hint(code, message)}",
                 code,
             ) from exc
         except BotoCoreError as exc:
@@ -149,10 +154,10 @@ class SecretStore:
                 ClientRequestToken=version_id,
             )
         except ClientError as exc:
-            code = _code(exc)
+            code, message = _code_and_message(exc)
             if code == "ResourceExistsException":
                 return version_id, False
-            hint = _WRITE_HINTS.get(code, "see the AWS error code")
+            hint = _explain(code, message, _WRITE_HINTS, _KMS_WRITE_HINT)
             raise SecretWriteError(
                 f"cannot write token secret {self.token_secret_id!r} ({code}): {hint}",
                 code,
@@ -168,8 +173,8 @@ class SecretStore:
     ) -> dict[str, Any]:
         if secret_id in values:
             return values[secret_id]
-        code = errors.get(secret_id, "ResourceNotFoundException")
-        hint = _READ_HINTS.get(code, "see the AWS error code")
+        code, message = errors.get(secret_id, ("ResourceNotFoundException", ""))
+        hint = _explain(code, message, _READ_HINTS, _KMS_READ_HINT)
         raise SecretReadError(
             f"cannot read the {what} secret {secret_id!r} ({code}): {hint}", code
         )
@@ -178,7 +183,7 @@ class SecretStore:
         self, values: dict, errors: dict
     ) -> tuple[TokenRecord | None, str | None]:
         secret_id = self.token_secret_id
-        if errors.get(secret_id) == "ResourceNotFoundException":
+        if errors.get(secret_id, ("",))[0] == "ResourceNotFoundException":
             return None, "the token secret holds no value yet"
         value = self._require(values, errors, secret_id, "token")
         try:
@@ -212,6 +217,8 @@ def read_pat(value: dict[str, Any], secret_id: str) -> str:
 def _unwrap_pat(text: str, secret_id: str, fix: str) -> str:
     try:
         data = json.loads(text)
+    except RecursionError:
+        data = None  # JSON nested too deep to be a PAT or {"pat": ...}
     except ValueError:
         if text.lstrip().startswith("{"):
             raise SecretReadError(
@@ -243,7 +250,10 @@ def _sort_answer(answer: dict, ids: list[str]) -> tuple[dict, dict]:
         for secret_id in ids:
             if _names(secret_id, value):
                 values[secret_id] = value
-    errors = {e.get("SecretId"): e.get("ErrorCode") for e in answer.get("Errors", [])}
+    errors = {
+        e.get("SecretId"): (e.get("ErrorCode"), e.get("Message") or "")
+        for e in answer.get("Errors", [])
+    }
     return values, errors
 
 
@@ -253,17 +263,26 @@ def _names(secret_id: str, value: dict[str, Any]) -> bool:
     return secret_id in (value.get("Name"), arn) or arn.startswith(secret_id + "-")
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "UnknownError")
+def _code_and_message(exc: ClientError) -> tuple[str, str]:
+    error = exc.response.get("Error", {})
+    return error.get("Code", "UnknownError"), error.get("Message") or ""
 
 
-def _batch_hint(code: str) -> str:
-    if code == "AccessDeniedException":
+def _explain(code: str, message: str, hints: dict[str, str], kms_hint: str) -> str:
+    # A key policy that refuses the role surfaces as AccessDeniedException with a
+    # message about KMS, not as a KMS error code.
+    if code == "AccessDeniedException" and "kms" in message.lower():
+        return kms_hint
+    return hints.get(code, "see the AWS error code")
+
+
+def _batch_hint(code: str, message: str) -> str:
+    if code == "AccessDeniedException" and "kms" not in message.lower():
         return (
             "grant the function's role secretsmanager:BatchGetSecretValue (resource *) "
             "and secretsmanager:GetSecretValue on both secrets"
         )
-    return _READ_HINTS.get(code, "see the AWS error code")
+    return _explain(code, message, _READ_HINTS, _KMS_READ_HINT)
 
 
 def _aws_time(answer: dict[str, Any]) -> datetime | None:

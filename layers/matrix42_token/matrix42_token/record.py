@@ -113,7 +113,7 @@ class TokenRecord:
             raise TokenRecordError("the secret is empty: no token has been published")
         try:
             data = json.loads(text)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:
             raise TokenRecordError("the secret does not hold JSON") from exc
         if not isinstance(data, dict):
             raise TokenRecordError("the secret holds JSON that is not an object")
