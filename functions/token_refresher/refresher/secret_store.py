@@ -10,6 +10,7 @@ import dataclasses
 import json
 import re
 import uuid
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -23,15 +24,29 @@ from refresher.errors import SecretReadError, SecretWriteError
 
 # Secrets Manager answers in tens of milliseconds; an attempt that takes seconds
 # is better retried (standard mode: throttling and 5xx, 3 attempts in all).
+# botocore also counts LimitExceededException as throttling and retries it,
+# though only time fixes the version quota: up to two wasted attempts.
 AWS_CONNECT_TIMEOUT_SECONDS = 1
 AWS_READ_TIMEOUT_SECONDS = 3
 AWS_ATTEMPT_SECONDS = AWS_CONNECT_TIMEOUT_SECONDS + AWS_READ_TIMEOUT_SECONDS
 AWS_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=AWS_CONNECT_TIMEOUT_SECONDS,
     read_timeout=AWS_READ_TIMEOUT_SECONDS,
 )
 _BUDGET_HOOK_ID = "matrix42-refresher-time-budget"
+# The budget of the invocation running in this thread (or task). The boto3 client
+# outlives invocations and is shared, so its hook looks the budget up here.
+_current_budget: ContextVar[TimeBudget | None] = ContextVar(
+    "matrix42_refresher_budget", default=None
+)
+
+
+def _check_time(**_: Any) -> None:
+    budget = _current_budget.get()
+    if budget is not None:
+        budget.require(AWS_ATTEMPT_SECONDS, "a Secrets Manager call")
+
 
 # Stable namespace: the version id of a published token is derived from the token,
 # so writing the same token twice cannot create a second version.
@@ -101,17 +116,12 @@ class SecretStore:
         self._client = client
         self.pat_secret_id = pat_secret_id
         self.token_secret_id = token_secret_id
-        self._budget = budget
-        # Every attempt, retries included, first checks the invocation's time.
-        # The client outlives the invocation, so the previous check goes first.
-        events = client.meta.events
-        events.unregister("before-send.secrets-manager", unique_id=_BUDGET_HOOK_ID)
-        events.register(
-            "before-send.secrets-manager", self._check_time, unique_id=_BUDGET_HOOK_ID
+        # Every attempt, retries included, first checks the invocation's time
+        # (registering the same hook again is a no-op).
+        _current_budget.set(budget)
+        client.meta.events.register(
+            "before-send.secrets-manager", _check_time, unique_id=_BUDGET_HOOK_ID
         )
-
-    def _check_time(self, **_: Any) -> None:
-        self._budget.require(AWS_ATTEMPT_SECONDS, "a Secrets Manager call")
 
     def read(self) -> Snapshot:
         """Read both secrets with one BatchGetSecretValue call."""
