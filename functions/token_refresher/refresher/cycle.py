@@ -128,11 +128,11 @@ class RefreshCycle:
             )
 
 
-def _describe(record: TokenRecord | None, now: datetime | None = None) -> dict:
+def _describe(record: TokenRecord | None, now: datetime) -> dict[str, Any]:
     """Fields that name a token without revealing it."""
     if record is None:
         return {"fingerprint": None, "expires_at": None, "seconds_to_expiry": None}
-    left = record.seconds_left(now or datetime.now(UTC))
+    left = record.seconds_left(now)
     return {
         "fingerprint": record.fingerprint,
         "expires_at": format_timestamp(record.expires_at),

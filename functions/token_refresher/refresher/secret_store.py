@@ -99,7 +99,6 @@ class Snapshot:
     pat_version_id: str
     record: TokenRecord | None
     record_problem: str | None
-    record_version_id: str | None
     aws_time: datetime | None
 
 
@@ -140,13 +139,11 @@ class SecretStore:
         values, errors = _sort_answer(answer, ids)
         pat_value = self._require(values, errors, self.pat_secret_id, "PAT")
         record, problem = self._read_record(values, errors)
-        token_value = values.get(self.token_secret_id) or {}
         return Snapshot(
             pat=read_pat(pat_value, self.pat_secret_id),
             pat_version_id=pat_value["VersionId"],
             record=record,
             record_problem=problem,
-            record_version_id=token_value.get("VersionId"),
             aws_time=_aws_time(answer),
         )
 
