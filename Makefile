@@ -11,6 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 
 # Template checks, checkov's venv, build and deploy.
 include mk/template.mk
+include mk/bench.mk
 
 .PHONY: help venv test demo invoke lint format clean
 
