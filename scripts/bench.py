@@ -218,6 +218,18 @@ def runtime_versions(python: str) -> str:
     return run.stdout.strip()
 
 
+def revision() -> str:
+    """The commit measured, ``-dirty`` when the work tree differs from it."""
+    run = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],  # noqa: S607 (git from PATH)
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return run.stdout.strip() or "an unknown commit"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m scripts.bench", description=__doc__.splitlines()[0]
@@ -237,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = bench_size.measure()
     results = run_with_services(args)
     python_version, boto3_version = runtime_versions(args.bench_python).split()
-    print(bench_report.header(python_version, boto3_version))
+    print(bench_report.header(python_version, boto3_version, revision()))
     print(bench_report.table(results, sizes, args.cold_runs, args.warm_runs))
     print(bench_report.notes(results["trips"], time.monotonic() - started))
     return 0

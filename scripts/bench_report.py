@@ -46,12 +46,12 @@ BASELINES = (
 WIDTH = 88
 
 
-def header(python_version: str, boto3_version: str) -> str:
+def header(python_version: str, boto3_version: str, revision: str) -> str:
     moment = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.system()} {platform.machine()}"
     return (
-        f"make bench, {moment}: Python {python_version}, boto3 {boto3_version} "
-        f"(.venv-bench); {machine}, nproc {os.process_cpu_count()}\n"
+        f"make bench, {moment}, at {revision}\nPython {python_version}, boto3 "
+        f"{boto3_version} (.venv-bench); {machine}, nproc {os.process_cpu_count()}\n"
     )
 
 
@@ -121,7 +121,12 @@ def consumer_rows(figures: dict[str, ConsumerFigures]) -> list[Row]:
     reader, ttl = figures["reader"], figures["ttl"]
     per_token = reader.reads_per_token
     return [
-        compare("4 consumer reads, 1,000 requests", reader.reads, ttl.reads, count),
+        compare(
+            "4 consumer reads: 1,000 requests, 1 lifetime",
+            reader.reads,
+            ttl.reads,
+            count,
+        ),
         compare(
             "4 consumer reads per token served",
             per_token,
