@@ -11,7 +11,11 @@ PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 @pytest.fixture(autouse=True)
 def offline_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and a region; nothing inherited can reach real AWS."""
+    """Fake credentials and a region; nothing inherited can reach real AWS.
+
+    No POWERTOOLS_* variable is set: the handler must work without them, as it
+    does under `make invoke`.
+    """
     for name in list(os.environ):
         inherited_aws = name.startswith(("AWS_", "POWERTOOLS_"))
         if inherited_aws or name.lower() in PROXY_VARIABLES:
@@ -21,5 +25,3 @@ def offline_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "matrix42-token-refresher")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Matrix42TokenRefresher")

@@ -13,14 +13,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from refresher.budget import TimeBudget
-from refresher.config import Settings
+from refresher.config import METRICS_NAMESPACE, SERVICE_NAME, Settings
 from refresher.cycle import RefreshCycle, RunOptions
 from refresher.errors import TokenRefreshError
 from refresher.exchange import ExchangeClient
 from refresher.secret_store import AWS_CONFIG, SecretStore
 
-logger = Logger()
-metrics = Metrics()
+logger = Logger(service=SERVICE_NAME)
+metrics = Metrics(service=SERVICE_NAME, namespace=METRICS_NAMESPACE)
 
 # botocore's DEBUG lines carry request and response bodies, which hold the PAT
 # and the token: keep them off whatever level the root logger is given.

@@ -37,6 +37,9 @@ def test_make_invoke_force_refresh_publishes_and_prints_result_last(
     assert result["reason"] == "forced"
     assert deployment.current_record()["token"] == deployment.standin.issued_tokens[-1]
     assert '"message":"refresh finished"' in run.stdout  # the logs come first
+    # No POWERTOOLS_* variable is set here: the handler's defaults name it.
+    assert '"service":"matrix42-token-refresher"' in run.stdout
+    assert '"Namespace":"Matrix42TokenRefresher"' in run.stdout
     assert deployment.standin.issued_tokens[-1] not in run.stdout + run.stderr
     assert PAT not in run.stdout + run.stderr
 

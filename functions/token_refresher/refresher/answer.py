@@ -10,14 +10,29 @@ import binascii
 import dataclasses
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from matrix42_token.record import fingerprint, is_header_safe, parse_timestamp
 from refresher.errors import ExchangeAnswerError, ExchangeRefusedError
 
 REFUSAL_STATUSES = frozenset({401, 403, 406})
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Matrix42 and the clock of whoever answers may disagree by this much; beyond it
+# the answer's Date is not trusted (a cache can serve an old answer with its Date).
+MAX_CLOCK_DISAGREEMENT = timedelta(minutes=5)
+
+
+def is_transient(status: int) -> bool:
+    """Statuses a later attempt may not get: timeouts, throttling, server errors."""
+    return status in (408, 429) or 500 <= status <= 599
+
+
+def reference_time(date_header: str | None, ours: datetime) -> datetime:
+    """The answer's ``Date`` when it agrees with ``ours`` to within minutes."""
+    theirs = read_server_time(date_header)
+    if theirs is None or abs(theirs - ours) > MAX_CLOCK_DISAGREEMENT:
+        return ours
+    return theirs
 
 
 @dataclasses.dataclass(frozen=True)

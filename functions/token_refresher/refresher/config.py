@@ -8,6 +8,8 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+import requests
+
 from refresher.errors import ConfigError
 
 MARKETPLACE_EXCHANGE_URL = "https://accounts.matrix42.com/api/session/tokens/exchange"
@@ -22,6 +24,13 @@ READ_TIMEOUT_SECONDS = 10.0
 MAX_ANSWER_BYTES = 64 * 1024
 
 _METHODS = ("GET", "POST")
+
+# Powertools' names for the logs and metrics. template.yaml sets both variables;
+# the defaults keep local runs (make invoke) working under the same names.
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or "matrix42-token-refresher"
+METRICS_NAMESPACE = (
+    os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Matrix42TokenRefresher"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,13 +109,15 @@ def _url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
-    except ValueError:
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+        requests.Request("GET", url).prepare()
+    except (ValueError, requests.RequestException):
         host = None
     if host is None or parts.scheme not in ("https", "http"):
         raise ConfigError(f"{name} must be an https:// URL with a host")
     if parts.username or parts.password:
         raise ConfigError(f"{name} must not carry credentials")
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         raise ConfigError(
             f"{name} must use https: plain http is allowed only for loopback hosts "
             "(local runs), and a PAT must never cross a network in clear text"
@@ -114,7 +125,8 @@ def _url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
     return url
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: localhost or a loopback address."""
     if host == "localhost":
         return True
     try:

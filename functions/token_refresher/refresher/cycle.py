@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from matrix42_token.record import TokenRecord, format_timestamp
 from refresher.budget import TimeBudget
-from refresher.config import Settings
+from refresher.config import SERVICE_NAME, Settings
 from refresher.errors import ConfigError
 from refresher.exchange import MIN_ATTEMPT_SECONDS, ExchangeClient
 from refresher.lock import refresh_lock
 from refresher.policy import MIN_WRITE_INTERVAL_SECONDS, decide
 from refresher.secret_store import AWS_ATTEMPT_SECONDS, SecretStore
 
-logger = Logger(child=True)
+logger = Logger(service=SERVICE_NAME, child=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,7 @@ class RefreshCycle:
         self.exchange = exchange
         self.published: TokenRecord | None = None
         self.now = datetime.now(UTC)
+        self._anchor = (self.now, time.monotonic())
 
     def run(self, options: RunOptions, budget: TimeBudget) -> dict[str, Any]:
         # One refresh per token secret at a time on this host.
@@ -63,7 +65,9 @@ class RefreshCycle:
         snapshot = self.store.read()
         # AWS's clock, from the answer's Date header, so a host clock that is off
         # cannot make the refresher skip a refresh that is due.
-        self.now = snapshot.aws_time or self.now
+        if snapshot.aws_time is not None:
+            self._anchor = (snapshot.aws_time, time.monotonic())
+        self.now = self._clock()
         self.published = snapshot.record
         decision = decide(
             snapshot.record,
@@ -87,8 +91,8 @@ class RefreshCycle:
         # The exchange may use the time that one write attempt does not need.
         budget.require(AWS_ATTEMPT_SECONDS + MIN_ATTEMPT_SECONDS, "the exchange")
         deadline = budget.deadline - AWS_ATTEMPT_SECONDS
-        answer, self.now = self.exchange.exchange(snapshot.pat, deadline)
-        self._warn_if_short_lived(answer.expires_at)
+        answer, self.now = self.exchange.exchange(snapshot.pat, deadline, self._clock)
+        self._warn_about_lifetime(answer.expires_at)
         if self.settings.verify_url:
             self.exchange.verify(self.settings.verify_url, answer.token, deadline)
         record = TokenRecord(
@@ -101,18 +105,28 @@ class RefreshCycle:
             result = self._result("dry_run", decision.reason, record)
             return {**result, "would_refresh": decision.refresh}
 
-        version_id, created = self.store.publish(record)
+        version_id = self.store.publish(record)
         self.published = record
         result = self._result("refreshed", decision.reason, record)
-        return {**result, "version_id": version_id, "new_version": created}
+        return {**result, "version_id": version_id}
 
     def _result(
         self, status: str, reason: str, record: TokenRecord | None
     ) -> dict[str, Any]:
         return {"status": status, "reason": reason, **_describe(record, self.now)}
 
-    def _warn_if_short_lived(self, expires_at: datetime | None) -> None:
+    def _clock(self) -> datetime:
+        """AWS's time when known (else the host's), advanced by elapsed time."""
+        anchor_time, anchor_monotonic = self._anchor
+        return anchor_time + timedelta(seconds=time.monotonic() - anchor_monotonic)
+
+    def _warn_about_lifetime(self, expires_at: datetime | None) -> None:
         if expires_at is None:
+            logger.warning(
+                "the new token's expiry is unknown (no readable JWT exp, no "
+                "LifeTime): it will be renewed every 10 minutes and "
+                "TokenSecondsToExpiry cannot be reported"
+            )
             return
         lifetime = (expires_at - self.now).total_seconds()
         between_writes = lifetime - self.settings.refresh_margin_seconds

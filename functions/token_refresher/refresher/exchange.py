@@ -8,24 +8,29 @@ refusals and malformed answers are final on the first try.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import requests
 import tenacity
+import urllib3
 from aws_lambda_powertools import Logger
 
 from refresher.answer import (
-    TRANSIENT_STATUSES,
     ExchangeAnswer,
     check_status,
+    is_transient,
     parse_answer,
     read_server_time,
+    reference_time,
 )
 from refresher.config import (
     CONNECT_TIMEOUT_SECONDS,
     MAX_ANSWER_BYTES,
     READ_TIMEOUT_SECONDS,
+    SERVICE_NAME,
+    is_loopback,
 )
 from refresher.errors import (
     ExchangeAnswerError,
@@ -33,7 +38,7 @@ from refresher.errors import (
     TokenVerifyError,
 )
 
-logger = Logger(child=True)
+logger = Logger(service=SERVICE_NAME, child=True)
 
 MAX_ATTEMPTS = 5
 # An attempt is not started with less time than this left in the budget.
@@ -58,13 +63,19 @@ class ExchangeClient:
         self.host = urlsplit(url).netloc
         self._session = session
 
-    def exchange(self, pat: str, deadline: float) -> tuple[ExchangeAnswer, datetime]:
-        """Return the new token and the server's time (from ``Date``, else ours)."""
+    def exchange(
+        self, pat: str, deadline: float, clock: Callable[[], datetime]
+    ) -> tuple[ExchangeAnswer, datetime]:
+        """Return the new token and the time it was judged at.
+
+        That time is the answer's ``Date`` when it agrees with ``clock`` (AWS's
+        clock, as the cycle keeps it) to within minutes, else ``clock``'s.
+        """
         status, headers, body = self._send_with_retries(
             self.method, self.url, pat, deadline
         )
         check_status(status, self.host)
-        now = read_server_time(headers.get("Date")) or datetime.now(UTC)
+        now = reference_time(headers.get("Date"), clock())
         return parse_answer(body, self.host, now), now
 
     def verify(self, url: str, token: str, deadline: float) -> None:
@@ -118,8 +129,9 @@ class ExchangeClient:
                 timeout=timeout,
                 allow_redirects=False,
                 stream=True,
+                proxies=_proxies_for(url),
             ) as response:
-                if response.status_code in TRANSIENT_STATUSES:
+                if is_transient(response.status_code):
                     raise _TransientFailure(
                         f"HTTP {response.status_code}",
                         _retry_after_seconds(response.headers.get("Retry-After")),
@@ -158,7 +170,7 @@ def _wait_for_retry_after(retry_state: tenacity.RetryCallState) -> float:
 def _retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
-    if value.strip().isdigit():
+    if _is_number(value.strip()):
         return float(value.strip())
     moment = read_server_time(value)
     if moment is None:
@@ -168,16 +180,45 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 def _read_capped(response: requests.Response, deadline: float, host: str) -> bytes:
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+    if _is_number(declared) and int(declared) > MAX_ANSWER_BYTES:
         raise ExchangeAnswerError(_too_large(host))
     body = bytearray()
-    for chunk in response.iter_content(_CHUNK_BYTES):
-        body += chunk
-        if len(body) > MAX_ANSWER_BYTES:
-            raise ExchangeAnswerError(_too_large(host))
-        if time.monotonic() > deadline:
-            raise _TransientFailure("the answer arrived too slowly")
+    try:
+        while chunk := _read_some(response.raw, deadline):
+            body += chunk
+            if len(body) > MAX_ANSWER_BYTES:
+                raise ExchangeAnswerError(_too_large(host))
+    except urllib3.exceptions.DecodeError as exc:
+        raise ExchangeAnswerError(
+            f"{host} answered a body that does not decode as its Content-Encoding says"
+        ) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise _TransientFailure("the answer was cut off or timed out") from exc
     return bytes(body)
+
+
+def _read_some(raw: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+    """What has arrived of the body, waiting no longer than the deadline allows."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _TransientFailure("the answer arrived too slowly")
+    # The read timeout bounds one wait for data, not the whole body: a server
+    # that drips a byte at a time would otherwise outlast the invocation.
+    sock = getattr(raw.connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(min(left, READ_TIMEOUT_SECONDS))
+    return raw.read1(_CHUNK_BYTES, decode_content=True)
+
+
+def _is_number(value: str) -> bool:
+    return value.isascii() and value.isdigit()
+
+
+def _proxies_for(url: str) -> dict[str, None] | None:
+    # A loopback exchange (a local run) never goes through a proxy set in the
+    # environment: the PAT would cross it in clear text.
+    host = urlsplit(url).hostname or ""
+    return {"http": None, "https": None} if is_loopback(host) else None
 
 
 def _too_large(host: str) -> str:

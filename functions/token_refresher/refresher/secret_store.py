@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from matrix42_token.record import TokenRecord, TokenRecordError
 from refresher.answer import read_server_time
 from refresher.budget import TimeBudget
-from refresher.errors import SecretReadError, SecretWriteError
+from refresher.errors import ConfigError, SecretReadError, SecretWriteError
 
 # Secrets Manager answers in tens of milliseconds; an attempt that takes seconds
 # is better retried (standard mode: throttling and 5xx, 3 attempts in all).
@@ -48,9 +48,6 @@ def _check_time(**_: Any) -> None:
         budget.require(AWS_ATTEMPT_SECONDS, "a Secrets Manager call")
 
 
-# Stable namespace: the version id of a published token is derived from the token,
-# so writing the same token twice cannot create a second version.
-_VERSION_NAMESPACE = uuid.UUID("7d0f8a4e-3c4b-5b7e-9a53-2f1e6c0d9b11")
 # A PAT goes into an HTTP header: visible ASCII, no spaces.
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
@@ -137,6 +134,7 @@ class SecretStore:
         except BotoCoreError as exc:
             raise SecretReadError(f"cannot reach Secrets Manager: {exc}") from exc
         values, errors = _sort_answer(answer, ids)
+        self._refuse_one_secret_twice(values)
         pat_value = self._require(values, errors, self.pat_secret_id, "PAT")
         record, problem = self._read_record(values, errors)
         return Snapshot(
@@ -147,23 +145,22 @@ class SecretStore:
             aws_time=_aws_time(answer),
         )
 
-    def publish(self, record: TokenRecord) -> tuple[str, bool]:
-        """Write the record as the secret's current version.
+    def publish(self, record: TokenRecord) -> str:
+        """Write the record as the secret's current version; return its version id.
 
-        Returns the version id, and whether this call created it (False when the
-        same token had been published already).
+        One request token per write: botocore's retries of this call reuse it, so
+        they cannot add a version. (A token derived from the record or the token
+        would make a no-op of writing a record equal to an older version, which
+        then never becomes current again.)
         """
-        version_id = str(uuid.uuid5(_VERSION_NAMESPACE, record.token))
         try:
             answer = self._client.put_secret_value(
                 SecretId=self.token_secret_id,
                 SecretString=record.to_json(),
-                ClientRequestToken=version_id,
+                ClientRequestToken=str(uuid.uuid4()),
             )
         except ClientError as exc:
             code, message = _code_and_message(exc)
-            if code == "ResourceExistsException":
-                return version_id, False
             hint = _explain(code, message, _WRITE_HINTS, _KMS_WRITE_HINT)
             raise SecretWriteError(
                 f"cannot write token secret {self.token_secret_id!r} ({code}): {hint}",
@@ -173,7 +170,17 @@ class SecretStore:
             raise SecretWriteError(
                 f"cannot write token secret {self.token_secret_id!r}: {exc}"
             ) from exc
-        return answer["VersionId"], True
+        return answer["VersionId"]
+
+    def _refuse_one_secret_twice(self, values: dict[str, dict[str, Any]]) -> None:
+        # A name and an ARN can name the same secret; writing the token there
+        # would overwrite the PAT.
+        arns = {value.get("ARN") for value in values.values()}
+        if len(values) == 2 and len(arns) == 1:
+            raise ConfigError(
+                f"PAT_SECRET_ID {self.pat_secret_id!r} and TOKEN_SECRET_ID "
+                f"{self.token_secret_id!r} name the same secret: use two secrets"
+            )
 
     def _require(
         self, values: dict, errors: dict, secret_id: str, what: str
@@ -190,7 +197,9 @@ class SecretStore:
         self, values: dict, errors: dict
     ) -> tuple[TokenRecord | None, str | None]:
         secret_id = self.token_secret_id
-        if errors.get(secret_id, ("",))[0] == "ResourceNotFoundException":
+        code, message = errors.get(secret_id, ("", ""))
+        # "can't find the specified secret value": the secret exists, empty.
+        if code == "ResourceNotFoundException" and "secret value" in message:
             return None, "the token secret holds no value yet"
         value = self._require(values, errors, secret_id, "token")
         try:
