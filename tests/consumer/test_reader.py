@@ -6,7 +6,9 @@ import logging
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
@@ -299,6 +301,66 @@ def test_reader_makes_its_client_on_first_read_not_before(
 def test_reader_bad_timing_option_raises_value_error(options: dict[str, float]):
     with pytest.raises(ValueError, match=next(iter(options))):
         TokenReader("matrix42/bearer-token", **options)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"refresh_ahead": 1e15},
+        {"fallback_ttl": 1e15},
+        {"refresh_ahead": 366 * 86400},
+        {"fallback_ttl": 366 * 86400},
+    ],
+)
+def test_reader_timing_option_beyond_a_year_raises_value_error_naming_it(
+    options: dict[str, float],
+):
+    with pytest.raises(ValueError, match=next(iter(options))):
+        TokenReader("matrix42/bearer-token", **options)
+
+
+class KeepRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def root_logger_at_debug() -> Iterator[list[logging.LogRecord]]:
+    """What AWS_LAMBDA_LOG_LEVEL=DEBUG or basicConfig(level=DEBUG) sets up, with
+    botocore's loggers as a consumer's process has them (the refresher's app, loaded
+    by the fixtures, raises them); every record is kept."""
+    root = logging.getLogger()
+    names = ("botocore", "botocore.parsers", "botocore.endpoint")
+    botocore_loggers = [logging.getLogger(name) for name in names]
+    saved = root.level, [each.level for each in botocore_loggers]
+    handler = KeepRecords()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    for each in botocore_loggers:
+        each.setLevel(logging.NOTSET)
+    try:
+        yield handler.records
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        for each, level in zip(botocore_loggers, saved[1], strict=True):
+            each.setLevel(level)
+
+
+def test_reader_with_root_logger_at_debug_logs_no_token(deployment: Deployment):
+    token = publish(deployment)
+
+    with root_logger_at_debug() as records:
+        assert TokenReader(TOKEN_SECRET).get_token() == token
+
+    lines = [logging.Formatter("%(name)s %(message)s").format(r) for r in records]
+    debug = [r for r in records if r.levelno == logging.DEBUG]
+    assert any(r.name.startswith("botocore") for r in debug)
+    assert [line for line in lines if token in line] == []
 
 
 def test_reader_reprs_errors_and_logs_never_contain_token(

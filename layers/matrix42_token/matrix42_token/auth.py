@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from requests import PreparedRequest, Response
 from requests.auth import AuthBase
 from requests.exceptions import UnrewindableBodyError
-from requests.utils import rewind_body
+from requests.utils import DEFAULT_PORTS, rewind_body
 
 from matrix42_token.reader import TokenReader
 from matrix42_token.record import fingerprint
@@ -27,6 +28,8 @@ class Matrix42Auth(AuthBase):
     The retry happens only when the secret holds a different token by then, and
     only when the request body can be sent again: bytes, text and seekable files
     can, generators and other one-shot streams cannot, so their 401 is returned.
+    Only a 401 to the token this sent, from the scheme, host and port it was sent
+    to, counts: one after a redirect elsewhere is returned as it is.
     """
 
     def __init__(self, reader: TokenReader | None = None) -> None:
@@ -44,34 +47,59 @@ class Matrix42Auth(AuthBase):
         return f"Matrix42Auth(reader={self.reader!r})"
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        request.headers["Authorization"] = _SCHEME + self.reader.get_token()
-        request.register_hook("response", self.handle_401)
+        token = self.reader.get_token()
+        request.headers["Authorization"] = _SCHEME + token
+        # requests shares a request's hooks with its redirects and its retry, so
+        # one _Retry sees them all.
+        retry = _Retry(self.reader, token, request.url)
+        request.register_hook("response", retry.handle_401)
         return request
+
+
+class _Retry:
+    """One request's 401 handling: where its token went, and whether it retried."""
+
+    def __init__(self, reader: TokenReader, token: str, url: str | None) -> None:
+        self.reader = reader
+        self.token = token
+        self.origin = _origin(url)
+        self.retried = False
 
     def handle_401(self, response: Response, **kwargs: Any) -> Response:
         """Response hook: after a 401, re-read the token and send the request again."""
-        if response.status_code != 401:
+        request = response.request
+        if (
+            response.status_code != 401
+            or self.retried
+            or request.headers.get("Authorization") != _SCHEME + self.token
+            or _origin(request.url) != self.origin
+        ):
+            # Not a refusal of the token where it was attached (a redirect to
+            # another origin carries none), or the one retry is spent.
             return response
-        sent = _sent_token(response.request)
+        sent = self.token
         self.reader.invalidate(sent)
-        if not _can_resend(response.request):
+        if not _can_resend(request):
             logger.info("got 401; the request body cannot be sent again, no retry")
             return response
         token = self.reader.get_token()
         if token == sent:
-            logger.info("got 401 for token %s; no newer token to retry with", _fp(sent))
+            logger.info(
+                "got 401 for token %s; no newer token to retry with", fingerprint(sent)
+            )
             return response
-        logger.info("got 401 for token %s; retrying with %s", _fp(sent), _fp(token))
+        logger.info(
+            "got 401 for token %s; retrying with %s",
+            fingerprint(sent),
+            fingerprint(token),
+        )
+        self.retried = True
         return _resend(response, token, **kwargs)
 
 
-def _sent_token(request: PreparedRequest) -> str | None:
-    header = request.headers.get("Authorization") or ""
-    return header[len(_SCHEME) :] if header.startswith(_SCHEME) else None
-
-
-def _fp(token: str | None) -> str:
-    return fingerprint(token) if token else "(none)"
+def _origin(url: str | None) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url or "")
+    return parts.scheme, parts.hostname, parts.port or DEFAULT_PORTS.get(parts.scheme)
 
 
 def _can_resend(request: PreparedRequest) -> bool:
@@ -90,10 +118,14 @@ def _resend(response: Response, token: str, **kwargs: Any) -> Response:
     # Read and close the refused answer so its connection goes back to the pool.
     _ = response.content
     response.close()
-    retry = response.request.copy()
+    refused = response.request
+    retry = refused.copy()
     retry.headers["Authorization"] = _SCHEME + token
-    # The adapter, not the session, sends it: response hooks (this one too) do not
-    # run again, so there is exactly one retry.
+    # If the retry is redirected, requests follows from the refused request: give it
+    # the new token too (the history keeps a copy as it was sent).
+    response.request = refused.copy()
+    refused.headers["Authorization"] = retry.headers["Authorization"]
+    # The adapter, not the session, sends it: response hooks do not run on it.
     answer = response.connection.send(retry, **kwargs)
     answer.history.append(response)
     answer.request = retry

@@ -34,6 +34,8 @@ DEFAULT_FALLBACK_TTL_SECONDS = 300.0
 # A token already inside the refresh-ahead window, with no newer one published
 # (the refresher is late), is read again at most this often, not on every call.
 RECHECK_SECONDS = 5.0
+# The longest refresh_ahead or fallback_ttl; more overflows the reader's date math.
+MAX_OPTION_SECONDS = 365 * 86400.0
 
 _READ_HINTS = {
     "ResourceNotFoundException": f"it does not exist or holds no value: check "
@@ -101,7 +103,7 @@ class TokenReader:
         Raises:
             TokenConfigError: Neither ``secret_id`` nor ``TOKEN_SECRET_ID`` is set.
             ValueError: ``refresh_ahead`` is negative or ``fallback_ttl`` not
-                positive.
+                positive, or either is more than 365 days.
         """
         self.secret_id = resolve_secret_id(secret_id)
         self.refresh_ahead = timedelta(seconds=_seconds("refresh_ahead", refresh_ahead))
@@ -187,6 +189,7 @@ class TokenReader:
         # and a reader built at import time should not need AWS settings yet.
         if self._client is None:
             self._client = boto3.client("secretsmanager")
+        _quiet_botocore()
         return self._client
 
     def _read_record(self) -> TokenRecord:
@@ -269,7 +272,18 @@ class TokenReader:
 
 
 def _seconds(name: str, value: float) -> float:
-    """A finite, non-negative number of seconds; raise ValueError naming it."""
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number of seconds >= 0")
+    """A number of seconds from 0 to 365 days; raise ValueError naming it."""
+    if not (math.isfinite(value) and 0 <= value <= MAX_OPTION_SECONDS):
+        raise ValueError(
+            f"{name} must be a number of seconds from 0 to {MAX_OPTION_SECONDS:.0f} "
+            "(365 days)"
+        )
     return float(value)
+
+
+def _quiet_botocore() -> None:
+    # At DEBUG these log GetSecretValue's request and response body, so the token.
+    for name in ("botocore.parsers", "botocore.endpoint"):
+        botocore_logger = logging.getLogger(name)
+        if botocore_logger.getEffectiveLevel() < logging.INFO:
+            botocore_logger.setLevel(logging.INFO)
