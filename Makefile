@@ -13,7 +13,11 @@ export SAM_CLI_TELEMETRY := 0
 include mk/template.mk
 include mk/bench.mk
 
-.PHONY: help venv test demo invoke lint format clean
+.PHONY: help venv test demo invoke lint format clean bandit audit
+
+# The code that ships: the function and the consumer library.
+SHIPPED := functions/token_refresher/app.py functions/token_refresher/refresher \
+	layers/matrix42_token/matrix42_token
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' \
@@ -28,7 +32,7 @@ $(STAMP): requirements-dev.txt constraints.txt functions/token_refresher/require
 
 venv: $(STAMP) ## create the development venv (.venv)
 
-test: $(STAMP) $(CHECKOV_STAMP) ## run the whole test suite
+test: $(STAMP) $(CHECKOV_STAMP) bandit ## run the whole test suite
 	$(PY) -m pytest
 
 demo: $(STAMP) ## refresh, skip and read a token against local stand-ins
@@ -42,9 +46,17 @@ format: $(STAMP) ## format the Python code
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-lint: $(STAMP) lint-template ## formatters, linters and template checks
+lint: $(STAMP) lint-template bandit ## formatters, linters, security and template checks
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+
+bandit: $(STAMP) ## security lint of the shipped code (offline)
+	$(VENV)/bin/bandit --quiet --configfile pyproject.toml --recursive $(SHIPPED)
+
+audit: $(STAMP) ## known vulnerabilities in the pinned dependencies (needs PyPI's API)
+	$(VENV)/bin/pip-audit --strict --progress-spinner off \
+		--requirement functions/token_refresher/requirements.txt
+	$(VENV)/bin/pip-audit --strict --progress-spinner off --requirement constraints.txt
 
 clean: ## remove the venvs and build output
 	rm -rf $(VENV) .venv-checkov .aws-sam .pytest_cache .ruff_cache .hypothesis

@@ -31,6 +31,8 @@ lint-template: $(STAMP) $(CHECKOV_STAMP) ## check template.yaml: sam validate --
 # sam build needs python3.13 on PATH to package for the python3.13 runtime: the dev
 # venv provides it. No containers: pip fetches arm64 wheels for the target.
 build: $(STAMP) ## sam build: function and layer into .aws-sam/build
+	@# pip leaves these beside the package source; SAM would ship them in the layer.
+	rm -rf layers/matrix42_token/build layers/matrix42_token/*.egg-info
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/sam build --template-file $(TEMPLATE)
 
 deploy: build ## sam deploy --guided: asks for parameters, shows the change set

@@ -99,7 +99,9 @@ class _Retry:
 
 def _origin(url: str | None) -> tuple[str, str | None, int | None]:
     parts = urlsplit(url or "")
-    return parts.scheme, parts.hostname, parts.port or DEFAULT_PORTS.get(parts.scheme)
+    # bandit's B113 takes this dict lookup for an HTTP call without a timeout.
+    default_port = DEFAULT_PORTS.get(parts.scheme)  # nosec B113
+    return parts.scheme, parts.hostname, parts.port or default_port
 
 
 def _can_resend(request: PreparedRequest) -> bool:
