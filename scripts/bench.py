@@ -6,8 +6,10 @@ baseline measured in the same run (these machines are noisy: read the ratios).
 This process runs in the dev venv: it builds with sam, starts moto's server, the
 Matrix42 stand-in and the fault proxy on loopback, and counts round trips and
 consumer reads itself. Whatever is timed or weighed runs in fresh processes of the
-Lambda-like venv given by --bench-python. Progress goes to stderr, the table and
-its notes to stdout.
+Lambda-like venv given by --bench-python, on the `sam build` output and without
+writing bytecode, as in Lambda: its /var/task is read-only and sam ships no .pyc,
+so every cold start compiles the packaged modules. Progress goes to stderr, the
+table and its notes to stdout.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from tests.support.aws_fault_proxy import AwsFaultProxy
 
 REPO_ROOT = FUNCTION_DIR.parents[1]
 LAYER_DIR = REPO_ROOT / "layers" / "matrix42_token"
-SEARCH_PATH = (str(FUNCTION_DIR), str(LAYER_DIR))
+SOURCE_PATH = (FUNCTION_DIR, LAYER_DIR)
 PAT = "bench-pat-0123456789abcdef"
 PAT_SECRET = "bench/matrix42-pat"  # noqa: S105 (a secret's name)
 TOKEN_SECRET = "bench/bearer-token"  # noqa: S105
@@ -49,6 +51,8 @@ CHILD_TIMEOUT_SECONDS = 300
 
 # Runs in a fresh `python -I`: the function folder and the layer first on the
 # path, as Lambda puts them, then the venv's site-packages (the runtime's).
+# -B, as in Lambda, where nothing can write bytecode; without it the second run
+# on finds the source folders' bytecode cached.
 IMPORT_TIMER = """
 import sys, time
 sys.path[:0] = sys.argv[1:]
@@ -80,16 +84,26 @@ def app_settings(secrets_url: str, exchange_url: str) -> dict[str, str]:
     }
 
 
-def child_env(settings: dict[str, str]) -> dict[str, str]:
-    """This environment without AWS, Python and Powertools variables, plus ours."""
+def child_env(settings: dict[str, str], build: Path) -> dict[str, str]:
+    """This environment without AWS, Python and Powertools variables, plus ours:
+    the built function and layer on the path, no bytecode written."""
     prefixes = ("AWS_", "PYTHON", "POWERTOOLS_")
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    return {**inherited, **settings, "PYTHONPATH": str(LAYER_DIR)}
+    search_path = os.pathsep.join(map(str, bench_size.built_paths(build)))
+    return {
+        **inherited,
+        **settings,
+        "PYTHONPATH": search_path,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
 
 
-def time_import(python: str, modules: str, env: dict[str, str]) -> float:
+def time_import(python: str, modules: str, env: dict, how: tuple) -> float:
+    """Seconds to import ``modules``; ``how`` is (interpreter flags, search path)."""
+    flags, search_path = how
+    code = IMPORT_TIMER.format(modules=modules)
     run = subprocess.run(  # noqa: S603 (the bench venv's python, our own snippet)
-        [python, "-I", "-c", IMPORT_TIMER.format(modules=modules), *SEARCH_PATH],
+        [python, "-I", *flags, "-c", code, *map(str, search_path)],
         env=env,
         capture_output=True,
         text=True,
@@ -99,16 +113,29 @@ def time_import(python: str, modules: str, env: dict[str, str]) -> float:
     return float(run.stdout.split()[-1])
 
 
-def measure_cold_start(python: str, runs: int, env: dict) -> dict[str, list[float]]:
+def measure_cold_start(
+    python: str, runs: int, env: dict, how: tuple
+) -> dict[str, list[float]]:
     """Import times in fresh processes, handler and baseline alternating."""
-    for modules in COLD_SUBJECTS.values():  # writes the bytecode caches, not timed
-        time_import(python, modules, env)
+    for modules in COLD_SUBJECTS.values():  # not timed: fills caches, if allowed
+        time_import(python, modules, env, how)
     samples: dict[str, list[float]] = {name: [] for name in COLD_SUBJECTS}
     for index in range(runs):
         order = list(COLD_SUBJECTS.items())
         for name, modules in order if index % 2 == 0 else reversed(order):
-            samples[name].append(time_import(python, modules, env))
+            samples[name].append(time_import(python, modules, env, how))
     return samples
+
+
+def measure_cold_starts(python: str, runs: int, env: dict, build: Path) -> dict:
+    """As in Lambda (the build, no bytecode), and with bytecode cached (sources)."""
+    ways = {
+        "lambda": (("-B",), bench_size.built_paths(build)),
+        "cached": ((), SOURCE_PATH),
+    }
+    return {
+        name: measure_cold_start(python, runs, env, how) for name, how in ways.items()
+    }
 
 
 def wire_trips(step: Callable[[], Any], proxy: AwsFaultProxy, standin: Any) -> tuple:
@@ -176,7 +203,7 @@ def run_in_child(python: str, env: dict, mode: str, *args: str) -> Any:
         return json.loads(result.read_text())
 
 
-def run_with_services(args: argparse.Namespace) -> dict[str, Any]:
+def run_with_services(args: argparse.Namespace, build: Path) -> dict[str, Any]:
     """Everything that needs the local Secrets Manager and the stand-in."""
     results: dict[str, Any] = {}
     with (
@@ -184,9 +211,11 @@ def run_with_services(args: argparse.Namespace) -> dict[str, Any]:
         Matrix42StandIn(valid_pats=(PAT,)) as standin,
         AwsFaultProxy(moto.url) as proxy,
     ):
-        env = child_env(app_settings(moto.url, standin.exchange_url))
-        progress(f"cold start, {args.cold_runs} fresh processes each")
-        results["cold"] = measure_cold_start(args.bench_python, args.cold_runs, env)
+        env = child_env(app_settings(moto.url, standin.exchange_url), build)
+        progress(f"cold start, twice {args.cold_runs} fresh processes each")
+        results["cold"] = measure_cold_starts(
+            args.bench_python, args.cold_runs, env, build
+        )
         use_in_process(app_settings(proxy.url, standin.exchange_url))
         writer = boto3.client("secretsmanager", endpoint_url=moto.url)
         create_secrets(writer)
@@ -245,9 +274,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
-    progress("sam build into a temporary folder")
-    sizes = bench_size.measure()
-    results = run_with_services(args)
+    with tempfile.TemporaryDirectory(prefix="bench-sam-build-") as folder:
+        progress("sam build into a temporary folder")
+        bench_size.sam_build(Path(folder))
+        sizes = bench_size.measure(Path(folder))
+        results = run_with_services(args, Path(folder))
     python_version, boto3_version = runtime_versions(args.bench_python).split()
     print(bench_report.header(python_version, boto3_version, revision()))
     print(bench_report.table(results, sizes, args.cold_runs, args.warm_runs))

@@ -29,6 +29,8 @@ from scripts.bench_table import (
 COLD_START_RATIO = 1.25
 FUNCTION_MAX_BYTES = 5 * MB
 LAMBDA_MEMORY_BYTES = 128 * MIB
+# How the import was timed, its label, and whether the target applies.
+COLD_WAYS = (("lambda", "as in Lambda", True), ("cached", "bytecode cached", False))
 # Path, target for its Secrets Manager calls, and its exchange calls.
 TRIP_TARGETS: tuple[tuple[str, str, Callable[[int], bool], int], ...] = (
     ("skip", "1", lambda calls: calls == 1, 0),
@@ -70,13 +72,22 @@ def table(
     )
 
 
-def cold_rows(samples: dict[str, list[float]], runs: int) -> list[Row]:
+def cold_row(samples: dict[str, list[float]], figure: str, judged: bool) -> Row:
     app = statistics.median(samples["app"])
     baseline = statistics.median(samples["baseline"])
-    target = f"<= {COLD_START_RATIO}x"
+    if not judged:
+        return compare(figure, app, baseline, milliseconds)
     met = app <= COLD_START_RATIO * baseline
-    figure = f"1 cold start: import app, median of {runs}"
-    return [compare(figure, app, baseline, milliseconds, target, met)]
+    target = f"<= {COLD_START_RATIO}x"
+    return compare(figure, app, baseline, milliseconds, target, met)
+
+
+def cold_rows(samples: dict[str, dict[str, list[float]]], runs: int) -> list[Row]:
+    """As in Lambda, which the target is for; then with bytecode cached."""
+    return [
+        cold_row(samples[way], f"1 import app, {label}, median of {runs}", judged)
+        for way, label, judged in COLD_WAYS
+    ]
 
 
 def aws_calls(trips: list[tuple]) -> int:

@@ -1,4 +1,4 @@
-"""Artifact sizes for `make bench`: `sam build` into a temporary folder, then count.
+"""Artifacts for `make bench`: `sam build` into a temporary folder, and their sizes.
 
 Sizes are of the files as built (unzipped) and of a zip of them made as `sam
 package` makes it (deflate). The baseline is the part of the same build that a
@@ -12,7 +12,6 @@ import io
 import os
 import subprocess
 import sys
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -89,16 +88,19 @@ def runtime_packages_in(*roots: Path) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def measure() -> BuildSizes:
-    with tempfile.TemporaryDirectory(prefix="bench-sam-build-") as folder:
-        build = Path(folder)
-        sam_build(build)
-        function, layer = build / FUNCTION, build / LAYER
-        return BuildSizes(
-            function=measure_tree(function),
-            baseline=measure_tree(
-                function, lambda path: package_name(path) in BASELINE_PACKAGES
-            ),
-            layer=measure_tree(layer),
-            runtime_packages=runtime_packages_in(function, layer),
-        )
+def built_paths(build: Path) -> tuple[Path, Path]:
+    """Where Lambda finds the code: the function folder, then the layer's python/."""
+    return build / FUNCTION, build / LAYER / "python"
+
+
+def measure(build: Path) -> BuildSizes:
+    """Sizes of what ``sam_build`` put into ``build``."""
+    function, layer = build / FUNCTION, build / LAYER
+    return BuildSizes(
+        function=measure_tree(function),
+        baseline=measure_tree(
+            function, lambda path: package_name(path) in BASELINE_PACKAGES
+        ),
+        layer=measure_tree(layer),
+        runtime_packages=runtime_packages_in(function, layer),
+    )

@@ -7,8 +7,9 @@
 Settings come from the environment, as the handler's do (PAT_SECRET_ID,
 TOKEN_SECRET_ID, EXCHANGE_URL, AWS_ENDPOINT_URL_SECRETS_MANAGER); the bare baseline
 writes to BENCH_BARE_SECRET_ID, so it never touches the record the handler reads.
-PYTHONPATH holds the layer. The figures go to RESULT_FILE as JSON; stdout carries
-the handler's logs and metrics, as it does in Lambda.
+PYTHONPATH holds the built function and layer, as Lambda's search path does. The
+figures go to RESULT_FILE as JSON; stdout carries the handler's logs and metrics,
+as it does in Lambda.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from scripts.invoke import LocalContext, load_handler
+from scripts.invoke import LocalContext
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 BARE_SECRET_VARIABLE = "BENCH_BARE_SECRET_ID"  # noqa: S105 (a variable name)
@@ -84,6 +85,13 @@ def bare_calls() -> BareCalls:
     return BareCalls.from_env(boto3.client("secretsmanager"), requests.Session())
 
 
+def built_handler() -> Callable:
+    """The handler from the search path (the build), not from the source folder."""
+    from app import lambda_handler
+
+    return lambda_handler
+
+
 def invoke(handler: Callable, event: dict[str, Any], expected: str) -> None:
     """One invocation, which must end with the ``expected`` status."""
     status = handler(event, LocalContext())["status"]
@@ -93,7 +101,7 @@ def invoke(handler: Callable, event: dict[str, Any], expected: str) -> None:
 
 def run_warm(rounds: int) -> dict[str, list[float]]:
     """Seconds per operation, handler and baseline interleaved round by round."""
-    handler, bare = load_handler(), bare_calls()
+    handler, bare = built_handler(), bare_calls()
     force, scheduled = load_event("force-refresh.json"), load_event("scheduled.json")
     # In this order: after a forced refresh the record is fresh, so the scheduled
     # event takes the skip path.
@@ -128,7 +136,7 @@ def max_rss_bytes() -> int:
 
 def run_invoke() -> dict[str, int]:
     """A cold invocation: import the handler and refresh once."""
-    invoke(load_handler(), load_event("force-refresh.json"), "refreshed")
+    invoke(built_handler(), load_event("force-refresh.json"), "refreshed")
     return {"max_rss_bytes": max_rss_bytes()}
 
 
