@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
-import tenacity
 import urllib3
 from aws_lambda_powertools import Logger
 
@@ -37,6 +37,9 @@ from refresher.errors import (
     ExchangeUnavailableError,
     TokenVerifyError,
 )
+
+if TYPE_CHECKING:
+    import tenacity
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
@@ -90,10 +93,17 @@ class ExchangeClient:
     def _send_with_retries(
         self, method: str, url: str, credential: str, deadline: float
     ) -> tuple[int, requests.structures.CaseInsensitiveDict, bytes]:
+        # Imported on first use: most runs take the skip path and never retry,
+        # and in Lambda, which ships no bytecode, every cold start that imports
+        # tenacity compiles it (make bench: docs/performance.md).
+        import tenacity
+
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_TransientFailure),
             wait=_wait_for_retry_after,
-            stop=tenacity.stop_after_attempt(MAX_ATTEMPTS) | _StopAtDeadline(deadline),
+            stop=tenacity.stop_any(
+                tenacity.stop_after_attempt(MAX_ATTEMPTS), _StopAtDeadline(deadline)
+            ),
             before_sleep=_log_retry,
             reraise=True,
         )
@@ -144,8 +154,11 @@ class ExchangeClient:
             raise _TransientFailure("connection failed or was refused") from exc
 
 
-class _StopAtDeadline(tenacity.stop.stop_base):
-    """Stop when the next wait would leave no time for another attempt."""
+class _StopAtDeadline:
+    """Stop when the next wait would leave no time for another attempt.
+
+    A plain callable: tenacity's ``stop_any`` takes it beside its own stop classes.
+    """
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
@@ -155,16 +168,16 @@ class _StopAtDeadline(tenacity.stop.stop_base):
         return start_next + MIN_ATTEMPT_SECONDS > self.deadline
 
 
-_backoff = tenacity.wait_exponential_jitter(multiplier=0.5, max=8, jitter=0.5)
-
-
 def _wait_for_retry_after(retry_state: tenacity.RetryCallState) -> float:
     """Honour a server's Retry-After; otherwise back off exponentially with jitter."""
+    import tenacity  # on first use, as in _send_with_retries
+
     failure = retry_state.outcome.exception() if retry_state.outcome else None
     retry_after = getattr(failure, "retry_after", None)
     if retry_after is not None:
         return retry_after
-    return _backoff(retry_state)
+    backoff = tenacity.wait_exponential_jitter(multiplier=0.5, max=8, jitter=0.5)
+    return backoff(retry_state)
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
