@@ -266,7 +266,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--bench-python", required=True, help="python of the Lambda-like venv"
     )
-    parser.add_argument("--cold-runs", type=int, default=20)
+    parser.add_argument("--cold-runs", type=int, default=30)
     parser.add_argument("--warm-runs", type=int, default=50)
     return parser.parse_args(argv)
 

@@ -43,9 +43,10 @@ def compare(
 
 
 def ratio(project: float, baseline: float | None) -> str:
-    if not baseline:
-        return "-"
-    value = project / baseline
+    return show_ratio(project / baseline) if baseline else "-"
+
+
+def show_ratio(value: float) -> str:
     return f"{value:.2f}" if value >= 0.01 else f"{value:.4f}"
 
 
