@@ -28,7 +28,7 @@ from typing import Any
 
 import boto3
 
-from scripts import bench_consumer, bench_report, bench_size
+from scripts import bench_cold, bench_consumer, bench_report, bench_size
 from scripts.bench_worker import BARE_SECRET_VARIABLE, bare_calls, invoke, load_event
 from scripts.invoke import FUNCTION_DIR, load_handler
 from scripts.local_aws import MotoServer
@@ -36,8 +36,6 @@ from scripts.matrix42_standin import Matrix42StandIn
 from tests.support.aws_fault_proxy import AwsFaultProxy
 
 REPO_ROOT = FUNCTION_DIR.parents[1]
-LAYER_DIR = REPO_ROOT / "layers" / "matrix42_token"
-SOURCE_PATH = (FUNCTION_DIR, LAYER_DIR)
 PAT = "bench-pat-0123456789abcdef"
 PAT_SECRET = "bench/matrix42-pat"  # noqa: S105 (a secret's name)
 TOKEN_SECRET = "bench/bearer-token"  # noqa: S105
@@ -46,21 +44,7 @@ CONSUMER_SECRET = "bench/consumer-token"  # noqa: S105
 PLACEHOLDER_RECORD = '{"token": null, "expires_at": null}'
 TRIP_INVOCATIONS = 5
 MEMORY_RUNS = 3
-IMPORT_TIMEOUT_SECONDS = 60
 CHILD_TIMEOUT_SECONDS = 300
-
-# Runs in a fresh `python -I`: the function folder and the layer first on the
-# path, as Lambda puts them, then the venv's site-packages (the runtime's).
-# -B, as in Lambda, where nothing can write bytecode; without it the second run
-# on finds the source folders' bytecode cached.
-IMPORT_TIMER = """
-import sys, time
-sys.path[:0] = sys.argv[1:]
-started = time.perf_counter()
-import {modules}
-print(time.perf_counter() - started)
-"""
-COLD_SUBJECTS = {"app": "app", "baseline": "boto3, requests"}
 
 
 def progress(text: str) -> None:
@@ -95,46 +79,6 @@ def child_env(settings: dict[str, str], build: Path) -> dict[str, str]:
         **settings,
         "PYTHONPATH": search_path,
         "PYTHONDONTWRITEBYTECODE": "1",
-    }
-
-
-def time_import(python: str, modules: str, env: dict, how: tuple) -> float:
-    """Seconds to import ``modules``; ``how`` is (interpreter flags, search path)."""
-    flags, search_path = how
-    code = IMPORT_TIMER.format(modules=modules)
-    run = subprocess.run(  # noqa: S603 (the bench venv's python, our own snippet)
-        [python, "-I", *flags, "-c", code, *map(str, search_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=IMPORT_TIMEOUT_SECONDS,
-        check=True,
-    )
-    return float(run.stdout.split()[-1])
-
-
-def measure_cold_start(
-    python: str, runs: int, env: dict, how: tuple
-) -> dict[str, list[float]]:
-    """Import times in fresh processes, handler and baseline alternating."""
-    for modules in COLD_SUBJECTS.values():  # not timed: fills caches, if allowed
-        time_import(python, modules, env, how)
-    samples: dict[str, list[float]] = {name: [] for name in COLD_SUBJECTS}
-    for index in range(runs):
-        order = list(COLD_SUBJECTS.items())
-        for name, modules in order if index % 2 == 0 else reversed(order):
-            samples[name].append(time_import(python, modules, env, how))
-    return samples
-
-
-def measure_cold_starts(python: str, runs: int, env: dict, build: Path) -> dict:
-    """As in Lambda (the build, no bytecode), and with bytecode cached (sources)."""
-    ways = {
-        "lambda": (("-B",), bench_size.built_paths(build)),
-        "cached": ((), SOURCE_PATH),
-    }
-    return {
-        name: measure_cold_start(python, runs, env, how) for name, how in ways.items()
     }
 
 
@@ -213,7 +157,7 @@ def run_with_services(args: argparse.Namespace, build: Path) -> dict[str, Any]:
     ):
         env = child_env(app_settings(moto.url, standin.exchange_url), build)
         progress(f"cold start, twice {args.cold_runs} fresh processes each")
-        results["cold"] = measure_cold_starts(
+        results["cold"] = bench_cold.measure(
             args.bench_python, args.cold_runs, env, build
         )
         use_in_process(app_settings(proxy.url, standin.exchange_url))
@@ -232,19 +176,6 @@ def run_with_services(args: argparse.Namespace, build: Path) -> dict[str, Any]:
             reader, writer, CONSUMER_SECRET, proxy
         )
     return results
-
-
-def runtime_versions(python: str) -> str:
-    """The bench venv's Python and boto3 versions."""
-    code = "import platform, boto3; print(platform.python_version(), boto3.__version__)"
-    run = subprocess.run(  # noqa: S603 (the bench venv's python, a fixed snippet)
-        [python, "-I", "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=IMPORT_TIMEOUT_SECONDS,
-        check=True,
-    )
-    return run.stdout.strip()
 
 
 def revision() -> str:
@@ -279,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_size.sam_build(Path(folder))
         sizes = bench_size.measure(Path(folder))
         results = run_with_services(args, Path(folder))
-    python_version, boto3_version = runtime_versions(args.bench_python).split()
-    print(bench_report.header(python_version, boto3_version, revision()))
+    versions = bench_cold.runtime_versions(args.bench_python)
+    print(bench_report.header(*versions, revision()))
     print(bench_report.table(results, sizes, args.cold_runs, args.warm_runs))
     print(bench_report.notes(results["trips"], time.monotonic() - started))
     return 0
