@@ -28,7 +28,6 @@ import json
 import logging
 import secrets
 import signal
-import socketserver
 import sys
 import threading
 import time
@@ -37,10 +36,11 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import urlsplit
+
+from scripts.loopback import LoopbackService, QuietServer
 
 EXCHANGE_PATH = "/api/session/tokens/exchange"
 ESM_EXCHANGE_PATH = "/m42Services/api/ApiToken/GenerateAccessTokenFromApiToken"
@@ -239,32 +239,10 @@ _STATIC_REPLIES: dict[str, Reply] = {
 }
 
 
-class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its stand-in and binds without a DNS lookup."""
-
-    daemon_threads = True
-    request_queue_size = 128  # the default 5 drops bursts of connects for ~1 s
-
-    def __init__(self, address: tuple[str, int], standin: Matrix42StandIn) -> None:
-        self.standin = standin
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        """Bind; skip HTTPServer's socket.getfqdn, which can take seconds."""
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Ignore clients that hang up; name other failures without their details."""
-        error = sys.exc_info()[1]
-        if not isinstance(error, ConnectionError):
-            _LOG.warning("stand-in request handler failed: %s", type(error).__name__)
-
-
 class _Handler(BaseHTTPRequestHandler):
     """Hands every request to the stand-in and sends back what it decides."""
 
-    server: _Server
+    server: QuietServer
     protocol_version = "HTTP/1.1"
     server_version = "Matrix42StandIn/1.0"
 
@@ -275,7 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The Date header, by the stand-in's clock."""
         if timestamp is None:
-            timestamp = self.server.standin.now()
+            timestamp = self.server.owner.now()
         return super().date_time_string(timestamp)
 
     def do_GET(self) -> None:
@@ -283,7 +261,7 @@ class _Handler(BaseHTTPRequestHandler):
         request = RecordedRequest(
             self.command, self.path, dict(self.headers.items()), self._read_body()
         )
-        reply = self.server.standin.answer(request)
+        reply = self.server.owner.answer(request)
         if reply is None:
             self.close_connection = True
         else:
@@ -322,8 +300,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence BaseHTTPRequestHandler's stderr log, which can echo request data."""
 
 
-class Matrix42StandIn:
+class Matrix42StandIn(LoopbackService):
     """A loopback HTTP server speaking the Matrix42 PAT exchange, on request badly."""
+
+    handler = _Handler
 
     def __init__(
         self,
@@ -334,8 +314,7 @@ class Matrix42StandIn:
     ) -> None:
         if isinstance(valid_pats, str):
             raise TypeError("valid_pats must be a collection of PATs, not one string")
-        self._host = host
-        self._port = port
+        super().__init__(host, port)
         self._initial_pats = frozenset(valid_pats)
         self._initial_lifetime = token_lifetime
         self.valid_pats: set[str] = set(self._initial_pats)
@@ -350,58 +329,8 @@ class Matrix42StandIn:
         self._queue: deque[Behaviour] = deque()
         self._exchange_count = 0
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # Lifecycle
-
-    def start(self) -> Self:
-        """Bind and serve from a daemon thread; return self."""
-        if self._server is not None:
-            raise RuntimeError("the stand-in is already running")
-        self._stopping.clear()
-        self._server = _Server((self._host, self._port), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"matrix42-standin-{self._server.server_port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, wake stalled requests and release the port."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # Addresses
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port`` of the running server."""
-        if self._server is None:
-            raise RuntimeError("the stand-in is not running; call start() first")
-        return f"http://{self._host}:{self._server.server_port}"
 
     @property
     def exchange_url(self) -> str:

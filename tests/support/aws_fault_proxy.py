@@ -27,15 +27,14 @@ import dataclasses
 import email.utils
 import http.client
 import json
-import socketserver
-import sys
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import urlsplit
+
+from scripts.loopback import LoopbackService, QuietServer
 
 AWS_JSON_TYPE = "application/x-amz-json-1.1"
 # How Secrets Manager words a KMS key policy or grant that refuses the caller; the
@@ -115,67 +114,53 @@ def _times(times: int | None) -> int | None:
     return times
 
 
-class AwsFaultProxy:
+class _Handler(BaseHTTPRequestHandler):
+    server: QuietServer
+    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's pool expects
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        answer = self.server.owner._answer(
+            self.command, self.path, list(self.headers.items()), body
+        )
+        if answer is None:
+            self.close_connection = True
+            return
+        self.send_response_only(answer.status, answer.reason)
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(answer.body)
+
+    do_GET = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: request lines and bodies may carry secret values."""
+
+
+class AwsFaultProxy(LoopbackService):
     """Forwards to ``upstream_url``; ``url`` is where boto3 should send requests."""
+
+    handler = _Handler
 
     def __init__(self, upstream_url: str, host: str = "127.0.0.1") -> None:
         parts = urlsplit(upstream_url)
         if parts.scheme != "http" or not parts.hostname or not parts.port:
             raise ValueError("upstream_url must be http://host:port")
+        super().__init__(host)
         self._upstream = (parts.hostname, parts.port)
-        self._host = host
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
         self._calls: list[str] = []
         self._date_shift = 0.0
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # Lifecycle
-
-    def start(self) -> Self:
-        if self._server is not None:
-            raise RuntimeError("the proxy is already running")
-        self._stopping.clear()
-        self._server = _Server((self._host, 0), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"aws-fault-proxy-{self._server.server_port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; requests being held are dropped without an answer."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the proxy is not running; call start() first")
-        return f"http://{self._host}:{self._server.server_port}"
+        """Where boto3 should send its requests."""
+        return self.base_url
 
     # Rules
 
@@ -368,49 +353,3 @@ def _parse_date(value: str | None) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], proxy: AwsFaultProxy) -> None:
-        self.proxy = proxy
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        """Bind; skip HTTPServer's socket.getfqdn, which can take seconds."""
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients that gave up and hung up are expected here; others are not."""
-        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's pool expects
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        answer = self.server.proxy._answer(
-            self.command, self.path, list(self.headers.items()), body
-        )
-        if answer is None:
-            self.close_connection = True
-            return
-        self.send_response_only(answer.status, answer.reason)
-        for name, value in answer.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(answer.body)
-
-    do_GET = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_POST
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: request lines and bodies may carry secret values."""
