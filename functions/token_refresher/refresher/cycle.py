@@ -58,7 +58,7 @@ class RefreshCycle:
 
     def run(self, options: RunOptions, budget: TimeBudget) -> dict[str, Any]:
         # One refresh per token secret at a time on this host.
-        with refresh_lock(self.settings.token_secret_id, budget, AWS_ATTEMPT_SECONDS):
+        with refresh_lock(self.store.token_secret_key, budget, AWS_ATTEMPT_SECONDS):
             return self._run_locked(options, budget)
 
     def _run_locked(self, options: RunOptions, budget: TimeBudget) -> dict[str, Any]:

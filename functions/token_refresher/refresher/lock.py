@@ -20,17 +20,20 @@ from refresher.budget import TimeBudget
 _POLL_SECONDS = 0.05
 
 
-def _lock_path(secret_id: str) -> Path:
-    digest = hashlib.sha256(secret_id.encode()).hexdigest()[:16]
+def _lock_path(secret_key: str) -> Path:
+    digest = hashlib.sha256(secret_key.encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"matrix42-token-refresher-{digest}.lock"
 
 
 @contextlib.contextmanager
 def refresh_lock(
-    secret_id: str, budget: TimeBudget, needed_seconds: float
+    secret_key: str, budget: TimeBudget, needed_seconds: float
 ) -> Iterator[None]:
-    """Hold the host-wide lock for ``secret_id``; give up when time runs short."""
-    with _lock_path(secret_id).open("a") as handle:
+    """Hold the host-wide lock for one secret; give up when time runs short.
+
+    ``secret_key`` names the secret wherever it lives: its endpoint and its id.
+    """
+    with _lock_path(secret_key).open("a") as handle:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -119,6 +119,11 @@ class SecretStore:
             "before-send.secrets-manager", _check_time, unique_id=_BUDGET_HOOK_ID
         )
 
+    @property
+    def token_secret_key(self) -> str:
+        """The token secret's id with the endpoint and region that hold it."""
+        return f"{self._client.meta.endpoint_url} {self.token_secret_id}"
+
     def read(self) -> Snapshot:
         """Read both secrets with one BatchGetSecretValue call."""
         ids = [self.pat_secret_id, self.token_secret_id]
