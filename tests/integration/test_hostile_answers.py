@@ -155,8 +155,29 @@ def test_slow_drip_answer_is_cut_off_at_the_deadline(
     assert time.monotonic() - started < 8
 
 
+def test_dripped_headers_are_cut_off_at_the_deadline(
+    deployment: Deployment, raw_server
+):
+    # Each header line restarts the read timeout; only the deadline stops this.
+    def drip_headers(sock: socket.socket) -> None:
+        sock.sendall(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(100):
+            sock.sendall(b"X-Slow: 1\r\n")
+            time.sleep(0.2)
+
+    deployment.configure(EXCHANGE_URL=raw_server(drip_headers).url)
+    started = time.monotonic()
+
+    invocation = deployment.invoke("scheduled", timeout=8)
+
+    assert isinstance(invocation.error, ExchangeUnavailableError)
+    assert "timed out" in str(invocation.error)
+    assert time.monotonic() - started < 8
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
 def test_proxy_in_environment_is_not_used_for_loopback_exchange(
-    deployment: Deployment,
+    deployment: Deployment, variable: str
 ):
     # moto's server is reached as 127.0.0.1 (exempt below), the exchange as
     # localhost: only the refresher's own bypass keeps the PAT off the proxy.
@@ -166,10 +187,9 @@ def test_proxy_in_environment_is_not_used_for_loopback_exchange(
     exchange_url = deployment.standin.exchange_url.replace("127.0.0.1", "localhost")
     deployment.configure(
         EXCHANGE_URL=exchange_url,
-        HTTP_PROXY=dead_proxy,
-        http_proxy=dead_proxy,
         NO_PROXY="127.0.0.1",
         no_proxy="127.0.0.1",
+        **{variable: dead_proxy, variable.lower(): dead_proxy},
     )
 
     invocation = deployment.invoke("scheduled")

@@ -28,11 +28,15 @@ def is_transient(status: int) -> bool:
 
 
 def reference_time(date_header: str | None, ours: datetime) -> datetime:
-    """The answer's ``Date`` when it agrees with ``ours`` to within minutes."""
+    """When to judge a new token's expiry at: the later of ``ours`` and ``Date``.
+
+    A token must be valid by both clocks. A ``Date`` more than a few minutes off
+    ours is ignored: a cache may replay an old answer with its old ``Date``.
+    """
     theirs = read_server_time(date_header)
     if theirs is None or abs(theirs - ours) > MAX_CLOCK_DISAGREEMENT:
         return ours
-    return theirs
+    return max(theirs, ours)
 
 
 @dataclasses.dataclass(frozen=True)

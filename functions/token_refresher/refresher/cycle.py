@@ -91,7 +91,8 @@ class RefreshCycle:
         # The exchange may use the time that one write attempt does not need.
         budget.require(AWS_ATTEMPT_SECONDS + MIN_ATTEMPT_SECONDS, "the exchange")
         deadline = budget.deadline - AWS_ATTEMPT_SECONDS
-        answer, self.now = self.exchange.exchange(snapshot.pat, deadline, self._clock)
+        answer = self.exchange.exchange(snapshot.pat, deadline, self._clock)
+        self.now = self._clock()
         self._warn_about_lifetime(answer.expires_at)
         if self.settings.verify_url:
             self.exchange.verify(self.settings.verify_url, answer.token, deadline)

@@ -7,10 +7,12 @@ refusals and malformed answers are final on the first try.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -68,22 +70,20 @@ class ExchangeClient:
 
     def exchange(
         self, pat: str, deadline: float, clock: Callable[[], datetime]
-    ) -> tuple[ExchangeAnswer, datetime]:
-        """Return the new token and the time it was judged at.
-
-        That time is the answer's ``Date`` when it agrees with ``clock`` (AWS's
-        clock, as the cycle keeps it) to within minutes, else ``clock``'s.
-        """
+    ) -> ExchangeAnswer:
+        """Return the new token, valid by ``clock`` (AWS's) and by the answer's."""
         status, headers, body = self._send_with_retries(
             self.method, self.url, pat, deadline
         )
         check_status(status, self.host)
         now = reference_time(headers.get("Date"), clock())
-        return parse_answer(body, self.host, now), now
+        return parse_answer(body, self.host, now)
 
     def verify(self, url: str, token: str, deadline: float) -> None:
         """Call ``url`` with the new token; raise TokenVerifyError unless it is 2xx."""
-        status, _, _ = self._send_with_retries("GET", url, token, deadline)
+        status, _, _ = self._send_with_retries(
+            "GET", url, token, deadline, read_body=False
+        )
         if not 200 <= status < 300:
             raise TokenVerifyError(
                 f"{urlsplit(url).netloc} answered HTTP {status} to the new token, so "
@@ -91,7 +91,12 @@ class ExchangeClient:
             )
 
     def _send_with_retries(
-        self, method: str, url: str, credential: str, deadline: float
+        self,
+        method: str,
+        url: str,
+        credential: str,
+        deadline: float,
+        read_body: bool = True,
     ) -> tuple[int, requests.structures.CaseInsensitiveDict, bytes]:
         # Imported on first use: most runs take the skip path and never retry,
         # and in Lambda, which ships no bytecode, every cold start that imports
@@ -112,7 +117,9 @@ class ExchangeClient:
             for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    return self._send_once(method, url, credential, deadline)
+                    return self._send_within(
+                        deadline, method, url, credential, read_body
+                    )
         except _TransientFailure as exc:
             raise ExchangeUnavailableError(
                 f"{urlsplit(url).netloc}: {exc} (gave up after {attempts} "
@@ -120,12 +127,47 @@ class ExchangeClient:
             ) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    def _send_once(
-        self, method: str, url: str, credential: str, deadline: float
+    def _send_within(
+        self, deadline: float, *args: Any
     ) -> tuple[int, requests.structures.CaseInsensitiveDict, bytes]:
+        """One attempt that returns by the deadline, however slowly the peer talks.
+
+        requests' timeouts bound each wait for data, so a peer that drips its
+        headers a byte at a time could outlast the invocation. The attempt runs
+        in a daemon thread; at the deadline it is abandoned (its connection dies
+        with its own read timeout) and the run fails cleanly instead.
+        """
         left = deadline - time.monotonic()
         if left < MIN_ATTEMPT_SECONDS:
             raise _TransientFailure("no time left for another attempt")
+        outcome: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+
+        def attempt() -> None:
+            try:
+                outcome.put((True, self._send_once(deadline, left, *args)))
+            except BaseException as exc:  # handed to the waiting thread
+                outcome.put((False, exc))
+
+        threading.Thread(target=attempt, name="matrix42-exchange", daemon=True).start()
+        try:
+            succeeded, value = outcome.get(timeout=left)
+        except queue.Empty:
+            raise _TransientFailure(
+                "timed out: no whole answer by the deadline"
+            ) from None
+        if not succeeded:
+            raise value
+        return value
+
+    def _send_once(
+        self,
+        deadline: float,
+        left: float,
+        method: str,
+        url: str,
+        credential: str,
+        read_body: bool,
+    ) -> tuple[int, requests.structures.CaseInsensitiveDict, bytes]:
         timeout = (min(CONNECT_TIMEOUT_SECONDS, left), min(READ_TIMEOUT_SECONDS, left))
         headers = {
             "Authorization": f"Bearer {credential}",
@@ -146,6 +188,8 @@ class ExchangeClient:
                         f"HTTP {response.status_code}",
                         _retry_after_seconds(response.headers.get("Retry-After")),
                     )
+                if not read_body:
+                    return response.status_code, response.headers, b""
                 body = _read_capped(response, deadline, urlsplit(url).netloc)
                 return response.status_code, response.headers, body
         except requests.Timeout as exc:
@@ -231,7 +275,8 @@ def _proxies_for(url: str) -> dict[str, None] | None:
     # A loopback exchange (a local run) never goes through a proxy set in the
     # environment: the PAT would cross it in clear text.
     host = urlsplit(url).hostname or ""
-    return {"http": None, "https": None} if is_loopback(host) else None
+    loopback = is_loopback(host)
+    return {"http": None, "https": None, "all": None} if loopback else None
 
 
 def _too_large(host: str) -> str:
