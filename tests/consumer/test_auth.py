@@ -226,6 +226,23 @@ def test_auth_401_without_newer_token_returns_401_without_retry(
     assert len(check_requests(deployment)) == 1
 
 
+def test_auth_401_when_secret_cannot_be_read_returns_401_not_an_error(
+    deployment: Deployment, reads: ReadCounter, clock: FakeClock
+):
+    reader = reader_holding_refused_token(deployment, reads, clock)
+    deployment.client.delete_secret(
+        SecretId=TOKEN_SECRET, ForceDeleteWithoutRecovery=True
+    )
+
+    answer = requests.get(
+        deployment.standin.verify_url, auth=Matrix42Auth(reader), timeout=5
+    )
+
+    assert answer.status_code == 401
+    assert answer.history == []
+    assert len(check_requests(deployment)) == 1
+
+
 def test_auth_401_with_seekable_body_resends_the_same_body(
     deployment: Deployment, reads: ReadCounter, clock: FakeClock
 ):

@@ -310,6 +310,10 @@ def test_reader_bad_timing_option_raises_value_error(options: dict[str, float]):
         {"fallback_ttl": 1e15},
         {"refresh_ahead": 366 * 86400},
         {"fallback_ttl": 366 * 86400},
+        {"refresh_ahead": 10**400},
+        {"refresh_ahead": "60"},
+        {"fallback_ttl": True},
+        {"refresh_ahead": float("nan")},
     ],
 )
 def test_reader_timing_option_beyond_a_year_raises_value_error_naming_it(

@@ -61,6 +61,9 @@ def test_settings_accept_https_or_loopback_http(url: str):
         ("https:///path", "https:// URL with a host"),
         ("https://[::1/x", "https:// URL with a host"),
         ("https://u@example.com/", "must not carry credentials"),
+        ("https://example.com:0/x", "https:// URL with a host"),
+        ("https://example.com:99999/x", "https:// URL with a host"),
+        ("https://exa mple.com/x", "https:// URL with a host"),
     ],
 )
 def test_settings_reject_unsafe_exchange_url(url: str, match: str):

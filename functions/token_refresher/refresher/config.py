@@ -109,7 +109,8 @@ def _url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
-        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+        if parts.port == 0:  # raises ValueError for a port out of range
+            raise ValueError("port 0")
         requests.Request("GET", url).prepare()
     except (ValueError, requests.RequestException):
         host = None

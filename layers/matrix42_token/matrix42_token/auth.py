@@ -15,7 +15,7 @@ from requests.exceptions import UnrewindableBodyError
 from requests.utils import DEFAULT_PORTS, rewind_body
 
 from matrix42_token.reader import TokenReader
-from matrix42_token.record import fingerprint
+from matrix42_token.record import Matrix42TokenError, fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,12 @@ class _Retry:
         if not _can_resend(request):
             logger.info("got 401; the request body cannot be sent again, no retry")
             return response
-        token = self.reader.get_token()
+        try:
+            token = self.reader.get_token()
+        except Matrix42TokenError as exc:
+            # The caller asked for an HTTP answer: give it the 401, not our error.
+            logger.warning("got 401; cannot read a newer token: %s", exc)
+            return response
         if token == sent:
             logger.info(
                 "got 401 for token %s; no newer token to retry with", fingerprint(sent)

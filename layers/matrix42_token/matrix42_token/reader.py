@@ -273,7 +273,8 @@ class TokenReader:
 
 def _seconds(name: str, value: float) -> float:
     """A number of seconds from 0 to 365 days; raise ValueError naming it."""
-    if not (math.isfinite(value) and 0 <= value <= MAX_OPTION_SECONDS):
+    number = value if isinstance(value, int | float) else math.nan
+    if isinstance(value, bool) or not 0 <= number <= MAX_OPTION_SECONDS:
         raise ValueError(
             f"{name} must be a number of seconds from 0 to {MAX_OPTION_SECONDS:.0f} "
             "(365 days)"
