@@ -11,10 +11,11 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 # Lambda-like: the function's requirements and the runtime's boto3, nothing else.
 $(BENCH_STAMP): requirements-bench.txt functions/token_refresher/requirements.txt constraints.txt
 	@test -n "$(PYTHON313)" || { echo "python3.13 is needed: see README" >&2; exit 1; }
-	test -x $(BENCH_VENV)/bin/python || $(PYTHON313) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
-		-r requirements-bench.txt -c constraints.txt
-	touch $@
+	@# Quiet on stdout, which carries only the table.
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON313) -m venv $(BENCH_VENV) >&2
+	@$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r requirements-bench.txt -c constraints.txt >&2
+	@touch $@
 
 # sam build (for the sizes) needs python3.13 on PATH: the dev venv provides it.
 bench: $(STAMP) $(BENCH_STAMP) ## benchmarks beside their baselines (a few minutes)

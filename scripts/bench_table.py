@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 MB = 1_000_000
 MIB = 1024 * 1024
-HEADINGS = ("figure", "project", "baseline", "ratio", "target", "")
+HEADINGS = ("figure", "project", "baseline", "ratio", "target", "verdict")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +47,8 @@ def ratio(project: float, baseline: float | None) -> str:
 
 
 def show_ratio(value: float) -> str:
-    return f"{value:.2f}" if value >= 0.01 else f"{value:.4f}"
+    # Three decimals: a ratio judged against 1.25 must not print as 1.25 and miss.
+    return f"{value:.3f}" if value >= 0.01 else f"{value:.4f}"
 
 
 def verdict(met: bool | None) -> str:

@@ -100,7 +100,7 @@ class ExchangeClient:
     ) -> tuple[int, requests.structures.CaseInsensitiveDict, bytes]:
         # Imported on first use: most runs take the skip path and never retry,
         # and in Lambda, which ships no bytecode, every cold start that imports
-        # tenacity compiles it (make bench: docs/performance.md).
+        # tenacity compiles it (README, "Performance").
         import tenacity
 
         retrying = tenacity.Retrying(
