@@ -74,3 +74,15 @@ def test_no_secret_in_any_output_across_scenarios(deployment: Deployment):
 def test_leak_check_catches_a_leak():
     with pytest.raises(AssertionError, match="leaked"):
         assert_no_secret_in(["log line with " + PAT], [PAT])
+
+
+def test_event_logging_stays_off_even_when_the_environment_asks(
+    deployment: Deployment,
+):
+    deployment.configure(POWERTOOLS_LOGGER_LOG_EVENT="true")
+    marker = "event-marker-5f1c"
+
+    invocation = deployment.invoke({"force": True, "note": marker})
+
+    assert invocation.result["status"] == "refreshed"
+    assert marker not in invocation.output
