@@ -137,13 +137,23 @@ def test_one_secret_named_twice_is_refused_before_any_write(deployment: Deployme
     assert deployment.standin.exchange_count == 0
 
 
-def test_slow_drip_answer_is_cut_off_at_the_deadline(
-    deployment: Deployment, raw_server
+# Each piece that arrives restarts requests' read timeout: only the run's deadline
+# stops a peer that drips its answer, in the body or already in the headers.
+@pytest.mark.parametrize(
+    ("head", "drop"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", b" "),
+        (b"HTTP/1.1 200 OK\r\n", b"X-Slow: 1\r\n"),
+    ],
+    ids=["body", "headers"],
+)
+def test_dripped_answer_is_cut_off_at_the_deadline(
+    deployment: Deployment, raw_server, head: bytes, drop: bytes
 ):
     def drip(sock: socket.socket) -> None:
-        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        sock.sendall(head)
         for _ in range(100):
-            sock.sendall(b" ")
+            sock.sendall(drop)
             time.sleep(0.2)
 
     deployment.configure(EXCHANGE_URL=raw_server(drip).url)
@@ -152,26 +162,6 @@ def test_slow_drip_answer_is_cut_off_at_the_deadline(
     invocation = deployment.invoke("scheduled", timeout=8)
 
     assert isinstance(invocation.error, ExchangeUnavailableError)
-    assert time.monotonic() - started < 8
-
-
-def test_dripped_headers_are_cut_off_at_the_deadline(
-    deployment: Deployment, raw_server
-):
-    # Each header line restarts the read timeout; only the deadline stops this.
-    def drip_headers(sock: socket.socket) -> None:
-        sock.sendall(b"HTTP/1.1 200 OK\r\n")
-        for _ in range(100):
-            sock.sendall(b"X-Slow: 1\r\n")
-            time.sleep(0.2)
-
-    deployment.configure(EXCHANGE_URL=raw_server(drip_headers).url)
-    started = time.monotonic()
-
-    invocation = deployment.invoke("scheduled", timeout=8)
-
-    assert isinstance(invocation.error, ExchangeUnavailableError)
-    assert "timed out" in str(invocation.error)
     assert time.monotonic() - started < 8
 
 
