@@ -16,6 +16,7 @@ import pytest
 
 from matrix42_token.record import TokenRecord
 from tests.integration.conftest import (  # noqa: F401 (fixtures used here)
+    Deployment,
     deployment,
     moto_server,
     secretsmanager,
@@ -71,3 +72,10 @@ def record_json(token: str, expires_in: float | None, now: datetime) -> str:
     expires_at = None if expires_in is None else now + timedelta(seconds=expires_in)
     record = TokenRecord(token=token, expires_at=expires_at, refreshed_at=now)
     return record.to_json()
+
+
+def publish(world: Deployment) -> str:
+    """Run the refresher now; return the token it published."""
+    invocation = world.invoke("force-refresh")
+    assert invocation.error is None, invocation.error
+    return world.current_record()["token"]

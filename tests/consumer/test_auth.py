@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from matrix42_token import Matrix42Auth, TokenReader
 from scripts.matrix42_standin import VERIFY_PATH
-from tests.consumer.conftest import FakeClock, ReadCounter, record_json
+from tests.consumer.conftest import FakeClock, ReadCounter, publish, record_json
 from tests.integration.conftest import TOKEN_SECRET, Deployment
 
 # Well formed, but the stand-in never issued it, so it answers 401.
@@ -177,8 +177,7 @@ def reader_holding_refused_token(
 def test_auth_sends_bearer_header_and_reads_once(
     deployment: Deployment, reads: ReadCounter
 ):
-    deployment.invoke("force-refresh")
-    token = deployment.current_record()["token"]
+    token = publish(deployment)
     auth = Matrix42Auth(TokenReader(TOKEN_SECRET, client=reads.client))
 
     for _ in range(3):
@@ -195,8 +194,7 @@ def test_auth_401_with_newer_token_published_rereads_once_and_retries_once(
 ):
     # GIVEN a reader holding a token Matrix42 refuses, and a newer one published
     reader = reader_holding_refused_token(deployment, reads, clock)
-    deployment.invoke("force-refresh")
-    newer = deployment.current_record()["token"]
+    newer = publish(deployment)
 
     # WHEN a request is sent with it
     answer = requests.get(
@@ -247,7 +245,7 @@ def test_auth_401_with_seekable_body_resends_the_same_body(
     deployment: Deployment, reads: ReadCounter, clock: FakeClock
 ):
     reader = reader_holding_refused_token(deployment, reads, clock)
-    deployment.invoke("force-refresh")
+    publish(deployment)
 
     answer = requests.get(
         deployment.standin.verify_url,
@@ -264,8 +262,7 @@ def test_auth_401_with_one_shot_body_returns_401_and_drops_cached_token(
     deployment: Deployment, reads: ReadCounter, clock: FakeClock
 ):
     reader = reader_holding_refused_token(deployment, reads, clock)
-    deployment.invoke("force-refresh")
-    newer = deployment.current_record()["token"]
+    newer = publish(deployment)
 
     answer = requests.get(
         deployment.standin.verify_url,
@@ -283,7 +280,7 @@ def test_auth_401_with_one_shot_body_returns_401_and_drops_cached_token(
 def test_auth_without_reader_reads_secret_named_in_environment(
     deployment: Deployment,
 ):
-    deployment.invoke("force-refresh")
+    publish(deployment)
 
     answer = requests.get(deployment.standin.verify_url, auth=Matrix42Auth(), timeout=5)
 
@@ -298,8 +295,7 @@ def test_auth_logs_and_repr_never_contain_tokens(
 ):
     caplog.set_level(logging.DEBUG, logger="matrix42_token")
     reader = reader_holding_refused_token(deployment, reads, clock)
-    deployment.invoke("force-refresh")
-    newer = deployment.current_record()["token"]
+    newer = publish(deployment)
     auth = Matrix42Auth(reader)
 
     requests.get(deployment.standin.verify_url, auth=auth, timeout=5)
@@ -348,7 +344,7 @@ def test_auth_401_from_another_origin_with_token_kept_is_not_retried_there(
     # GIVEN a session that keeps the header on a redirect to another origin, and a
     # newer token published
     reader = reader_holding_refused_token(deployment, reads, clock)
-    deployment.invoke("force-refresh")
+    publish(deployment)
     api, other = serve(), serve()
     api.routes["/api"] = lambda _: (302, {"Location": other.url("/elsewhere")})
     other.routes["/elsewhere"] = lambda _: (401, {})
@@ -370,8 +366,7 @@ def test_auth_redirected_retry_follows_with_new_token_and_sends_no_second_retry(
     # GIVEN an API that refuses the cached token and, for the newer one, redirects
     # /a to /b
     reader = reader_holding_refused_token(deployment, reads, clock)
-    deployment.invoke("force-refresh")
-    newer = f"Bearer {deployment.current_record()['token']}"
+    newer = f"Bearer {publish(deployment)}"
     api = serve()
     api.routes["/a"] = lambda sent: (
         (302, {"Location": "/b"}) if sent == newer else (401, {})

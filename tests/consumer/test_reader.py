@@ -22,17 +22,10 @@ from matrix42_token import (
     TokenRecordError,
 )
 from matrix42_token.reader import RECHECK_SECONDS
-from tests.consumer.conftest import FakeClock, ReadCounter, record_json
+from tests.consumer.conftest import FakeClock, ReadCounter, publish, record_json
 from tests.integration.conftest import TOKEN_SECRET, Deployment
 
 REFRESH_AHEAD = 60.0
-
-
-def publish(deployment: Deployment) -> str:
-    """Run the refresher now; return the token it published."""
-    invocation = deployment.invoke("force-refresh")
-    assert invocation.error is None, invocation.error
-    return deployment.current_record()["token"]
 
 
 def make_reader(reads: ReadCounter, clock: FakeClock, **options: float) -> TokenReader:
